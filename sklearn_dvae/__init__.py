@@ -1,0 +1,16 @@
+"""sklearn-dvae: disentangled variational autoencoders as scikit-learn estimators."""
+
+from ._base import DisentangledVAE
+from ._net import TrainingDivergedError, VAENet
+from .models import AnnealedVAE, BetaVAE
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AnnealedVAE",
+    "BetaVAE",
+    "DisentangledVAE",
+    "TrainingDivergedError",
+    "VAENet",
+    "__version__",
+]

@@ -1,0 +1,226 @@
+"""The skorch net that trains a VAE: named loss terms, a step counter, seeded epochs.
+
+`DisentangledVAE` owns one `VAENet` (its ``net_``). The net keeps skorch's
+machinery (callbacks, history, checkpoints, device handling, pickling) and asks
+the estimator that owns it for the model's objective, so that a model is a
+small estimator subclass with its hyperparameters and its regulariser.
+"""
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
+from skorch.dataset import Dataset, unpack_data
+from torch.utils.data import Subset
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Raised when a loss term becomes NaN or infinite during training.
+
+    The parameters are those from before the offending step: the update that
+    would have used the non-finite loss is never applied.
+    """
+
+
+class ArrayBatches:
+    """Mini-batches of an in-memory array, indexed a whole batch at a time.
+
+    skorch's default ``DataLoader`` fetches samples one by one and collates
+    them; indexing the array once per batch is much faster for images and
+    keeps uint8 data uint8 until the module converts it.
+
+    Parameters
+    ----------
+    X : ndarray
+        The data (any dtype the module accepts).
+    batch_size : int
+        Samples per batch.
+    shuffle : bool
+        Draw a new permutation (from torch's global generator, which the net
+        seeds per epoch) each time the iterator is started.
+    indices : ndarray of int or None
+        Rows of ``X`` to iterate over (a train/validation split), or all rows.
+    drop_singleton : bool
+        Drop a trailing batch of a single sample, whose batch statistics are
+        undefined (only when there is more than one sample).
+    """
+
+    def __init__(self, X, batch_size, shuffle, indices=None, drop_singleton=False):
+        self.X = X
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.indices = None if indices is None else np.asarray(indices)
+        self.drop_singleton = drop_singleton
+
+    def _n_rows(self):
+        return len(self.X) if self.indices is None else len(self.indices)
+
+    def __len__(self):
+        n = self._n_rows()
+        n_batches = -(-n // self.batch_size)
+        if self.drop_singleton and n > 1 and n % self.batch_size == 1:
+            n_batches -= 1
+        return n_batches
+
+    def __iter__(self):
+        n = self._n_rows()
+        if self.shuffle:
+            order = torch.randperm(n).numpy()
+        else:
+            order = np.arange(n)
+        if self.indices is not None:
+            order = self.indices[order]
+        for batch_index in range(len(self)):
+            rows = order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
+            if not self.shuffle:
+                # Contiguous slices avoid a gather on the evaluation path.
+                rows = slice(int(rows[0]), int(rows[-1]) + 1) if _is_contiguous(rows) else rows
+            yield to_tensor_batch(self.X[rows]), None
+
+
+def to_tensor_batch(array):
+    """A CPU tensor of a batch, sharing memory unless the array is read-only."""
+    array = np.ascontiguousarray(array)
+    if not array.flags.writeable:
+        # torch cannot wrap read-only memory (e.g. a read-only memmap) safely.
+        array = array.copy()
+    return torch.from_numpy(array)
+
+
+def _is_contiguous(rows):
+    return len(rows) > 0 and rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1)
+
+
+def epoch_seed(seed, epoch):
+    """Seed for torch's generator at the start of ``epoch`` of a run seeded by ``seed``.
+
+    Deriving each epoch's seed from the run's seed and the epoch number (instead
+    of letting one stream run on) means a run resumed from a checkpoint draws
+    exactly the batches and noise that the uninterrupted run would have drawn.
+    """
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+class VAENet(NeuralNet):
+    """skorch net for the VAE family; the owning estimator supplies the objective.
+
+    Parameters
+    ----------
+    objective : DisentangledVAE
+        The estimator whose ``_loss`` method defines the training objective and
+        whose ``_loss_term_names`` lists the terms logged in ``history``.
+    seed : int or None
+        Seed of the run (see `epoch_seed`), or None for an unseeded run.
+    **kwargs
+        Passed to `skorch.NeuralNet`.
+    """
+
+    def __init__(self, *args, objective, seed=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.objective = objective
+        self.seed = seed
+
+    @property
+    def _default_callbacks(self):
+        callbacks = [("epoch_timer", EpochTimer())]
+        for name in ("loss",) + tuple(self.objective._loss_term_names):
+            callbacks.append(
+                (f"train_{name}", PassthroughScoring(name=f"train_{name}", on_train=True))
+            )
+            callbacks.append((f"valid_{name}", PassthroughScoring(name=f"valid_{name}")))
+        callbacks.append(("print_log", PrintLog()))
+        return callbacks
+
+    def initialize(self):
+        super().initialize()
+        self.training_steps_ = 0
+        return self
+
+    # -- data -----------------------------------------------------------------
+    def get_iterator(self, dataset, training=False):
+        """Batch-indexed iteration over in-memory arrays; skorch's loader otherwise."""
+        array, indices = _as_array_view(dataset)
+        if array is None:
+            return super().get_iterator(dataset, training=training)
+        return ArrayBatches(
+            array,
+            batch_size=self.batch_size,
+            shuffle=training,
+            indices=indices,
+            drop_singleton=training,
+        )
+
+    # -- training -------------------------------------------------------------
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        if training and self.seed is not None:
+            torch.manual_seed(epoch_seed(self.seed, len(self.history)))
+        super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+
+    def _loss_and_terms(self, output, training):
+        loss, terms = self.objective._loss(output, step=self.training_steps_, training=training)
+        return loss, terms
+
+    def _record_terms(self, prefix, loss, terms, training):
+        names = list(terms)
+        values = torch.stack([loss.detach()] + [terms[n].detach() for n in names]).tolist()
+        bad = [n for n, v in zip(["loss"] + names, values, strict=True) if not np.isfinite(v)]
+        if bad:
+            where = "training" if training else "validation"
+            raise TrainingDivergedError(
+                f"The {where} loss became non-finite at epoch {len(self.history)}, "
+                f"step {self.training_steps_ + 1}: term(s) {', '.join(bad)} = "
+                f"{[values[(['loss'] + names).index(n)] for n in bad]}. The parameters are "
+                "those from before this step. Lower the learning rate, rescale the "
+                "data, or check the hyperparameters."
+            )
+        for name, value in zip(names, values[1:], strict=True):
+            self.history.record_batch(f"{prefix}_{name}", value)
+
+    def train_step(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, _ = unpack_data(batch)
+        output = self.infer(Xi, **fit_params)
+        loss, terms = self._loss_and_terms(output, training=True)
+        # Check before backward/step so a bad batch never changes the parameters.
+        self._record_terms("train", loss, terms, training=True)
+        self._zero_grad_optimizer(set_to_none=True)
+        loss.backward()
+        self.notify(
+            "on_grad_computed",
+            named_parameters=self.get_all_learnable_params(),
+            batch=batch,
+            training=True,
+        )
+        self._step_optimizer(None)
+        self.training_steps_ += 1
+        return {"loss": loss.detach(), "y_pred": output}
+
+    def validation_step(self, batch, **fit_params):
+        self._set_training(False)
+        Xi, _ = unpack_data(batch)
+        with torch.no_grad():
+            output = self.infer(Xi, **fit_params)
+            loss, terms = self._loss_and_terms(output, training=False)
+        self._record_terms("valid", loss, terms, training=False)
+        return {"loss": loss, "y_pred": output}
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        # Recorded so that a run restored from a checkpoint's history resumes
+        # its step counter (used by schedules such as the capacity annealing).
+        self.history.record("training_steps", self.training_steps_)
+
+    def load_params(self, *args, **kwargs):
+        super().load_params(*args, **kwargs)
+        if len(self.history) and "training_steps" in self.history[-1]:
+            self.training_steps_ = int(self.history[-1]["training_steps"])
+
+
+def _as_array_view(dataset):
+    """Return ``(array, row_indices)`` if ``dataset`` wraps an in-memory ndarray."""
+    indices = None
+    if isinstance(dataset, Subset):
+        indices = np.asarray(dataset.indices)
+        dataset = dataset.dataset
+    if isinstance(dataset, Dataset) and isinstance(dataset.X, np.ndarray):
+        return dataset.X, indices
+    return None, None

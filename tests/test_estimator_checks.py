@@ -1,0 +1,25 @@
+"""scikit-learn's estimator checks on the tabular path of every model."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_dvae import AnnealedVAE, BetaVAE
+
+# Small networks and few epochs keep the checks fast. Every check runs and passes:
+# no check is listed as an expected failure.
+_ESTIMATORS = [
+    BetaVAE(beta=4.0, latent_dim=2, hidden_units=(8,), max_epochs=2, random_state=0),
+    AnnealedVAE(
+        gamma=10.0,
+        c_max=2.0,
+        iteration_threshold=5,
+        latent_dim=2,
+        hidden_units=(8,),
+        max_epochs=2,
+        random_state=0,
+    ),
+]
+
+
+@parametrize_with_checks(_ESTIMATORS)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
