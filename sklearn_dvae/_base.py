@@ -20,6 +20,7 @@ from ._net import VAENet, to_tensor_batch
 from .nn import VAEModule
 
 _IMAGE_CHANNELS = (1, 3)
+_UNIT_RANGE_TOLERANCE = 1e-5
 
 
 class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -287,14 +288,15 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 )
         return image, image, channels_last
 
-    def _resolve_likelihood(self, X, input_scale):
+    def _resolve_likelihood(self, X):
         if self.likelihood == "gaussian":
             return "gaussian"
         if X.dtype == np.uint8:
             in_unit_range = True
         else:
+            # Allow float rounding (MinMaxScaler's output can exceed 1 by an ulp).
             low, high = float(X.min()), float(X.max())
-            in_unit_range = low >= 0.0 and high * input_scale <= 1.0
+            in_unit_range = low >= -_UNIT_RANGE_TOLERANCE and high <= 1.0 + _UNIT_RANGE_TOLERANCE
         if self.likelihood == "bernoulli" and not in_unit_range:
             raise ValueError(
                 "likelihood='bernoulli' needs values in [0, 1], but X ranges over "
@@ -353,7 +355,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = self._check_X(X, reset=True)
         sample_shape, image_shape, channels_last = self._resolve_layout(X)
         input_scale = 1.0 / 255.0 if X.dtype == np.uint8 else 1.0
-        likelihood = self._resolve_likelihood(X, input_scale)
+        likelihood = self._resolve_likelihood(X)
         encoder = self._resolve_encoder(image_shape)
         device = self._resolve_device()
         seed = self._draw_seed()
@@ -574,9 +576,10 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self, "net_")
         Z = np.asarray(X, dtype=np.float32)
-        if Z.ndim != 2 or Z.shape[1] != self.latent_dim:
+        latent_dim = self.net_.module_.latent_dim
+        if Z.ndim != 2 or Z.shape[1] != latent_dim:
             raise ValueError(
-                f"inverse_transform expects latents of shape (n_samples, {self.latent_dim}), "
+                f"inverse_transform expects latents of shape (n_samples, {latent_dim}), "
                 f"got {Z.shape}."
             )
         if not np.all(np.isfinite(Z)):
@@ -602,7 +605,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         rng = check_random_state(random_state)
-        Z = rng.standard_normal((n_samples, self.latent_dim)).astype(np.float32)
+        Z = rng.standard_normal((n_samples, self.net_.module_.latent_dim)).astype(np.float32)
         return self._decode(Z)
 
     def score_samples(self, X):
@@ -629,7 +632,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         module = self.net_.module_
         module.eval()
         generator = torch.Generator().manual_seed(0)
-        noise = torch.randn(self.latent_dim, generator=generator).to(self.net_.device)
+        noise = torch.randn(module.latent_dim, generator=generator).to(self.net_.device)
         values = []
         with torch.no_grad():
             for batch in self._batches(X):
@@ -671,6 +674,8 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     @property
     def _n_features_out(self):
+        if hasattr(self, "net_"):
+            return self.net_.module_.latent_dim
         return self.latent_dim
 
     def __sklearn_tags__(self):
@@ -683,4 +688,4 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         super().__setstate__(state)
         # skorch moves a CUDA-trained net to the CPU when no GPU is present.
         if "net_" in self.__dict__:
-            self.device_ = self.net_.device
+            self.device_ = str(self.net_.device)
