@@ -2,14 +2,16 @@
 
 from ._base import DisentangledVAE
 from ._net import TrainingDivergedError, VAENet
-from .models import AnnealedVAE, BetaVAE
+from .models import DIPVAE, AnnealedVAE, BetaVAE, FactorVAE
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AnnealedVAE",
     "BetaVAE",
+    "DIPVAE",
     "DisentangledVAE",
+    "FactorVAE",
     "TrainingDivergedError",
     "VAENet",
     "__version__",

@@ -219,6 +219,14 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"{self._min_batch_size}, got {self.batch_size}."
             )
 
+    def _check_n_samples(self, X):
+        needed = self._min_batch_size * self._net_class.batches_per_step
+        if len(X) < needed:
+            raise ValueError(
+                f"{type(self).__name__} needs at least {needed} samples to form its "
+                f"training batches, got {len(X)}."
+            )
+
     # ------------------------------------------------------------------ data
     def _check_X(self, X, reset):
         """Validate ``X`` once at the door; never copy uint8 or float32 data to float64."""
@@ -353,6 +361,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._validate_params()
         self._validate_hyperparameters()
         X = self._check_X(X, reset=True)
+        self._check_n_samples(X)
         sample_shape, image_shape, channels_last = self._resolve_layout(X)
         input_scale = 1.0 / 255.0 if X.dtype == np.uint8 else 1.0
         likelihood = self._resolve_likelihood(X)
@@ -461,8 +470,6 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             max_epochs=self.max_epochs,
             verbose=self.verbose,
         )
-        for group in net.optimizer_.param_groups:
-            group["lr"] = self.lr
         with self._rng_scope(self.device_):
             net.partial_fit(X, epochs=epochs)
         return self
@@ -487,9 +494,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             The fitted estimator.
         """
         if self.warm_start and hasattr(self, "net_"):
-            self._validate_params()
-            self._validate_hyperparameters()
-            X = self._check_X(X, reset=False)
+            X = self._check_continued_training(X)
         else:
             X = self._initialize(X)
         return self._train(X, epochs=self.max_epochs)
@@ -510,13 +515,21 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self : object
         """
+        if epochs is not None and (not isinstance(epochs, numbers.Integral) or epochs < 0):
+            raise ValueError(f"epochs must be a non-negative integer or None, got {epochs!r}.")
         if hasattr(self, "net_"):
-            self._validate_params()
-            self._validate_hyperparameters()
-            X = self._check_X(X, reset=False)
+            X = self._check_continued_training(X)
         else:
             X = self._initialize(X)
         return self._train(X, epochs=self.max_epochs if epochs is None else epochs)
+
+    def _check_continued_training(self, X):
+        """Checks before training an already initialised model further."""
+        self._validate_params()
+        self._validate_hyperparameters()
+        X = self._check_X(X, reset=False)
+        self._check_n_samples(X)
+        return X
 
     # ------------------------------------------------------------------ inference
     def _batches(self, X):

@@ -40,17 +40,17 @@ class ArrayBatches:
         seeds per epoch) each time the iterator is started.
     indices : ndarray of int or None
         Rows of ``X`` to iterate over (a train/validation split), or all rows.
-    drop_singleton : bool
-        Drop a trailing batch of a single sample, whose batch statistics are
-        undefined (only when there is more than one sample).
+    min_batch_size : int, default=1
+        Drop a trailing batch smaller than this (unless it is the only one):
+        models with batch statistics cannot use a batch of one sample.
     """
 
-    def __init__(self, X, batch_size, shuffle, indices=None, drop_singleton=False):
+    def __init__(self, X, batch_size, shuffle, indices=None, min_batch_size=1):
         self.X = X
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.indices = None if indices is None else np.asarray(indices)
-        self.drop_singleton = drop_singleton
+        self.min_batch_size = min_batch_size
 
     def _n_rows(self):
         return len(self.X) if self.indices is None else len(self.indices)
@@ -58,7 +58,8 @@ class ArrayBatches:
     def __len__(self):
         n = self._n_rows()
         n_batches = -(-n // self.batch_size)
-        if self.drop_singleton and n > 1 and n % self.batch_size == 1:
+        trailing = n - (n_batches - 1) * self.batch_size
+        if n_batches > 1 and trailing < self.min_batch_size:
             n_batches -= 1
         return n_batches
 
@@ -115,6 +116,9 @@ class VAENet(NeuralNet):
         Passed to `skorch.NeuralNet`.
     """
 
+    #: Mini-batches consumed by one training step (FactorVAE uses two).
+    batches_per_step = 1
+
     def __init__(self, *args, objective, seed=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.objective = objective
@@ -142,12 +146,15 @@ class VAENet(NeuralNet):
         array, indices = _as_array_view(dataset)
         if array is None:
             return super().get_iterator(dataset, training=training)
+        batch_size = self.batch_size * self.batches_per_step if training else self.batch_size
         return ArrayBatches(
             array,
-            batch_size=self.batch_size,
+            batch_size=batch_size,
             shuffle=training,
             indices=indices,
-            drop_singleton=training,
+            min_batch_size=self.batches_per_step * self.objective._min_batch_size
+            if training
+            else 1,
         )
 
     # -- training -------------------------------------------------------------
@@ -160,29 +167,40 @@ class VAENet(NeuralNet):
         loss, terms = self.objective._loss(output, step=self.training_steps_, training=training)
         return loss, terms
 
-    def _record_terms(self, prefix, loss, terms, training):
-        names = list(terms)
-        values = torch.stack([loss.detach()] + [terms[n].detach() for n in names]).tolist()
-        bad = [n for n, v in zip(["loss"] + names, values, strict=True) if not np.isfinite(v)]
+    def _check_finite(self, loss, terms, training=True):
+        """The loss and its named terms as floats; raise if any is NaN or infinite.
+
+        One device-to-host transfer for all terms. Called before the backward
+        pass, so that a non-finite loss never reaches the parameters.
+        """
+        names = ["loss"] + list(terms)
+        tensors = [loss] + list(terms.values())
+        values = dict(
+            zip(names, torch.stack([t.detach().float() for t in tensors]).tolist(), strict=True)
+        )
+        bad = {name: value for name, value in values.items() if not np.isfinite(value)}
         if bad:
             where = "training" if training else "validation"
             raise TrainingDivergedError(
                 f"The {where} loss became non-finite at epoch {len(self.history)}, "
                 f"step {self.training_steps_ + 1}: term(s) {', '.join(bad)} = "
-                f"{[values[(['loss'] + names).index(n)] for n in bad]}. The parameters are "
-                "those from before this step. Lower the learning rate, rescale the "
-                "data, or check the hyperparameters."
+                f"{list(bad.values())}. The parameters are those from before this step. "
+                "Lower the learning rate, rescale the data, or check the hyperparameters."
             )
-        for name, value in zip(names, values[1:], strict=True):
-            self.history.record_batch(f"{prefix}_{name}", value)
+        return values
+
+    def _record_terms(self, prefix, values):
+        """Record named batch values in the history (skorch records the loss itself)."""
+        for name, value in values.items():
+            if name != "loss":
+                self.history.record_batch(f"{prefix}_{name}", value)
 
     def train_step(self, batch, **fit_params):
         self._set_training(True)
         Xi, _ = unpack_data(batch)
         output = self.infer(Xi, **fit_params)
         loss, terms = self._loss_and_terms(output, training=True)
-        # Check before backward/step so a bad batch never changes the parameters.
-        self._record_terms("train", loss, terms, training=True)
+        self._record_terms("train", self._check_finite(loss, terms))
         self._zero_grad_optimizer(set_to_none=True)
         loss.backward()
         self.notify(
@@ -201,7 +219,7 @@ class VAENet(NeuralNet):
         with torch.no_grad():
             output = self.infer(Xi, **fit_params)
             loss, terms = self._loss_and_terms(output, training=False)
-        self._record_terms("valid", loss, terms, training=False)
+        self._record_terms("valid", self._check_finite(loss, terms, training=False))
         return {"loss": loss, "y_pred": output}
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):

@@ -1,5 +1,6 @@
 """Torch building blocks of the models: networks, likelihoods and divergences."""
 
+from .discriminator import Discriminator, permute_dims
 from .divergences import gaussian_kl
 from .likelihoods import bernoulli_nll, gaussian_nll
 from .networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
@@ -8,6 +9,7 @@ from .vae import VAEModule, VAEOutput
 __all__ = [
     "ConvDecoder",
     "ConvEncoder",
+    "Discriminator",
     "MLPDecoder",
     "MLPEncoder",
     "VAEModule",
@@ -15,4 +17,5 @@ __all__ = [
     "bernoulli_nll",
     "gaussian_kl",
     "gaussian_nll",
+    "permute_dims",
 ]

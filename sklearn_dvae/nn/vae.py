@@ -126,10 +126,15 @@ class VAEModule(nn.Module):
             return bernoulli_nll(decoded, x)
         return gaussian_nll(decoded, x, include_constant=include_constant)
 
+    @staticmethod
+    def reparameterize(mu, logvar):
+        """A draw of ``N(mu, exp(logvar))`` that is differentiable in ``mu`` and ``logvar``."""
+        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
     def forward(self, x):
         x = self.prepare(x)
         mu, logvar = self.encode(x)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        z = self.reparameterize(mu, logvar)
         return VAEOutput(x, self.decode(z), mu, logvar, z)
 
     @staticmethod
