@@ -16,7 +16,7 @@ horizontal position only, so a whole (shape, scale, orientation) block of 32 x 3
 positions is computed with array operations, then the words are unpacked to bytes.
 """
 
-import json
+import hashlib
 import os
 import uuid
 import warnings
@@ -57,7 +57,6 @@ _VERTEX_SNAP = 256.0
 
 # Bump when the rendered images change, so stale caches are rendered again.
 _RENDER_VERSION = 1
-_CACHE_NAME = f"dsprites_rendered_v{_RENDER_VERSION}.npy"
 # Rows of a cached file compared with a fresh rendering on every load (a few ms).
 _CACHE_CHECK_ROWS = 61
 
@@ -393,75 +392,67 @@ def _dataset_from_selection(images, selection, name):
     )
 
 
-def _cache_rows_to_check(n_rows):
-    return np.unique(np.linspace(0, n_rows - 1, _CACHE_CHECK_ROWS).astype(np.int64))
+def _cache_path(selection, data_home=None):
+    """File that caches the rendering of ``selection``: one name per factor subset."""
+    folder = get_data_home(data_home) / "dsprites"
+    stem = f"dsprites_rendered_v{_RENDER_VERSION}"
+    if any(len(chosen) != size for chosen, size in zip(selection, FACTOR_SIZES, strict=True)):
+        digest = hashlib.sha256()
+        for chosen in selection:
+            digest.update(np.asarray(chosen, dtype="<i8").tobytes() + b"|")
+        stem += "_subset_" + digest.hexdigest()[:16]
+    return folder / f"{stem}.npy"
 
 
-def _load_cache(path):
+def _load_cache(path, selection, n_rows):
     """Return the cached images memory-mapped, or None (with a warning) if unusable."""
     try:
         images = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as error:
-        warnings.warn(
-            f"the dSprites cache {str(path)!r} cannot be read ({error}); rendering again",
-            stacklevel=3,
-        )
-        return None
-    if images.shape != (N_IMAGES, IMAGE_SIZE, IMAGE_SIZE) or images.dtype != np.uint8:
-        reason = f"it holds {images.shape} {images.dtype}"
+        reason = f"it cannot be read: {error}"
     else:
-        # A spot check against fresh rendering catches files from another renderer.
-        rows = _cache_rows_to_check(N_IMAGES)
-        selection = _parse_subset(None)
-        expected = _DSpritesGridReader(selection)(rows)
-        if np.array_equal(np.asarray(images[rows]), expected):
-            return images
-        reason = "its images differ from this renderer's"
-    del images
+        if images.shape != (n_rows, IMAGE_SIZE, IMAGE_SIZE) or images.dtype != np.uint8:
+            reason = f"it holds {images.shape} {images.dtype}"
+        else:
+            # A spot check against fresh rendering catches damaged files and files
+            # written by another version of the renderer.
+            rows = np.unique(np.linspace(0, n_rows - 1, _CACHE_CHECK_ROWS).astype(np.int64))
+            if np.array_equal(np.asarray(images[rows]), _DSpritesGridReader(selection)(rows)):
+                return images
+            reason = "its images differ from this renderer's"
+        del images
     warnings.warn(
-        f"the dSprites cache {str(path)!r} is not usable ({reason}); rendering again",
+        f"the dSprites cache {str(path)!r} is not usable ({reason}); rendering it again",
         stacklevel=3,
     )
     return None
 
 
-def _render_full_to_cache(folder):
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / _CACHE_NAME
+def _cached_render(selection, n_rows, data_home):
+    path = _cache_path(selection, data_home)
     if path.is_file():
-        images = _load_cache(path)
+        images = _load_cache(path, selection, n_rows)
         if images is not None:
             return images
+    path.parent.mkdir(parents=True, exist_ok=True)
     # Render into a private file, then rename: an interrupted run or a concurrent
     # process never leaves a half-written file under the cache name.
-    partial = folder / f".{_CACHE_NAME}.{os.getpid()}.{uuid.uuid4().hex}.partial"
+    partial = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.partial"
     try:
         out = np.lib.format.open_memmap(
-            partial, mode="w+", dtype=np.uint8, shape=(N_IMAGES, IMAGE_SIZE, IMAGE_SIZE)
+            partial, mode="w+", dtype=np.uint8, shape=(n_rows, IMAGE_SIZE, IMAGE_SIZE)
         )
-        _render_grid(_parse_subset(None), out)
+        _render_grid(selection, out)
         out.flush()
         del out
         os.replace(partial, path)
     finally:
         if partial.exists():
             partial.unlink()
-    with open(folder / f"dsprites_rendered_v{_RENDER_VERSION}.json", "w") as handle:
-        json.dump(
-            {
-                "renderer_version": _RENDER_VERSION,
-                "shape": [N_IMAGES, IMAGE_SIZE, IMAGE_SIZE],
-                "factor_names": FACTOR_NAMES,
-                "factor_sizes": FACTOR_SIZES,
-                "row_order": "row-major over factor_names, posY fastest",
-            },
-            handle,
-            indent=1,
-        )
     return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
-def make_dsprites(*, subset=None, lazy=False, cache=True, data_home=None):
+def make_dsprites(*, subset=None, lazy=False, cache=None, data_home=None):
     """Render dSprites from its specification, as a factor-grid dataset.
 
     The images match the official dSprites frames (the renderer reproduces the 320
@@ -471,7 +462,8 @@ def make_dsprites(*, subset=None, lazy=False, cache=True, data_home=None):
 
     The full set (737,280 images, 3.0 GB as uint8) renders in about ten seconds and
     is cached on disk as a ``.npy`` file that later calls memory-map in well under
-    a second. A subset of factor classes renders in memory, without a cache.
+    a second. A subset of factor classes renders in memory (it takes a fraction of
+    that time), unless ``cache=True``.
 
     Parameters
     ----------
@@ -484,10 +476,12 @@ def make_dsprites(*, subset=None, lazy=False, cache=True, data_home=None):
     lazy : bool, default=False
         Render nothing now: ``images`` is a `LazyImages` that renders the rows
         that are indexed, so sampling observations needs no full rendering.
-    cache : bool, default=True
-        For the full set (no ``subset``, not ``lazy``): memory-map the cached file,
-        rendering it into the cache first if needed. False renders the full set
-        into memory without touching the disk.
+    cache : bool or None, default=None
+        True: memory-map the cached file of this subset (a read-only array),
+        rendering it into the cache first if needed. False: render into memory and
+        leave the disk alone. None: cache the full set only. Ignored when ``lazy``.
+        A cached file is spot-checked against fresh rendering when loaded and
+        rendered again, with a warning, if it is damaged or stale.
     data_home : str or path-like, default=None
         Cache folder; see `get_data_home` (environment variable
         ``SKLEARN_DVAE_DATA``, else ``~/.cache/sklearn_dvae``).
@@ -551,8 +545,8 @@ def make_dsprites(*, subset=None, lazy=False, cache=True, data_home=None):
             np.uint8,
             "rendered on demand",
         )
-    elif n_rows == N_IMAGES and cache:
-        images = _render_full_to_cache(get_data_home(data_home) / "dsprites")
+    elif cache or (cache is None and n_rows == N_IMAGES):
+        images = _cached_render(selection, n_rows, data_home)
     else:
         images = np.empty((n_rows, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
         _render_grid(selection, images)
@@ -685,10 +679,10 @@ def _check_labels(path, classes, values):
         if bad.size:
             row = int(bad[0])
             raise ValueError(
-                f"the dSprites file {str(path)!r} has latents_values {values[row, k]!r} for "
-                f"factor {FACTOR_NAMES[k]!r} at row {row}, where class "
-                f"{int(classes[row, k])} means {expected[row]!r} in the dSprites "
-                f"specification ({bad.size} rows disagree)"
+                f"the dSprites file {str(path)!r} has latents_values "
+                f"{float(values[row, k])!r} for factor {FACTOR_NAMES[k]!r} at row {row}, "
+                f"where class {int(classes[row, k])} means {float(expected[row])!r} in the "
+                f"dSprites specification ({bad.size} rows disagree)"
             )
 
 
@@ -775,8 +769,3 @@ def load_dsprites(path, *, in_memory=None):
         factor_levels=FACTOR_LEVELS,
         name="dSprites",
     )
-
-
-def _cache_path(data_home=None):
-    """Where `make_dsprites` caches the full rendered set (for benchmarks and users)."""
-    return get_data_home(data_home) / "dsprites" / _CACHE_NAME

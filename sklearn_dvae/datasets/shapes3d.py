@@ -63,7 +63,7 @@ def _labels_to_classes(path, labels):
         if bad.size:
             row = int(bad[0])
             raise ValueError(
-                f"the 3D Shapes file {path!r} has the label {column[row]!r} for factor "
+                f"the 3D Shapes file {path!r} has the label {float(column[row])!r} for factor "
                 f"{FACTOR_NAMES[k]!r} at row {row}, which is none of its values in the "
                 f"specification ({np.round(levels, 4).tolist()}); {bad.size} rows disagree"
             )
