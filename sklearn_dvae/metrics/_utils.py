@@ -231,8 +231,10 @@ def mutual_information_matrix(codes_a, n_a, codes_b, n_b):
         with np.errstate(divide="ignore", invalid="ignore"):
             terms = joint * np.log(joint / (p_a * p_b))
         result[:, j] = np.where(joint > 0, terms, 0.0).sum(axis=(1, 2))
-    # Rounding can leave tiny negative values where the true value is zero.
-    return np.maximum(result, 0.0)
+    # Rounding leaves values of order 1e-16 (of either sign) where the true value is 0,
+    # e.g. for a constant column; snap them, so that "no information" is exactly 0.
+    result[result < 1e-12] = 0.0
+    return result
 
 
 def entropy_of_codes(codes, n_classes):

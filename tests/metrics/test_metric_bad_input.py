@@ -1,0 +1,150 @@
+"""Bad input gets a clear error (or, for a constant factor, a warning) naming the problem."""
+
+import numpy as np
+import pytest
+
+from sklearn_dvae.metrics import (
+    beta_vae_score,
+    dci_score,
+    factor_vae_score,
+    gaussian_total_correlation,
+    irs_score,
+    latent_mutual_info_score,
+    mig_score,
+    modularity_explicitness_score,
+    sap_score,
+)
+
+SMALL = {
+    beta_vae_score: {"n_train": 100, "n_eval": 50},
+    factor_vae_score: {"n_train": 100, "n_eval": 50},
+    sap_score: {"n_train": 60, "n_test": 30},
+    mig_score: {},
+    dci_score: {"n_train": 60, "n_test": 30},
+    modularity_explicitness_score: {"n_train": 60, "n_test": 30},
+    irs_score: {},
+}
+METRICS = list(SMALL)
+IDS = [metric.__name__ for metric in METRICS]
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    factors = rng.integers(0, 3, size=(200, 2))
+    return factors + 0.1 * rng.standard_normal((200, 2)), factors
+
+
+@pytest.mark.parametrize("metric", METRICS, ids=IDS)
+def test_mismatched_row_counts_raise(metric, data):
+    Z, factors = data
+    with pytest.raises(ValueError, match="same number of rows, got 200 and 199"):
+        metric(Z, factors[:-1], **SMALL[metric])
+
+
+@pytest.mark.parametrize("metric", METRICS, ids=IDS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_in_z_raises(metric, bad, data):
+    Z, factors = data
+    Z = Z.copy()
+    Z[17, 1] = bad
+    with pytest.raises(ValueError, match="Z contains NaN or infinity.*row 17"):
+        metric(Z, factors, **SMALL[metric])
+
+
+@pytest.mark.parametrize("metric", METRICS, ids=IDS)
+def test_a_single_row_raises(metric, data):
+    Z, factors = data
+    with pytest.raises(ValueError, match="needs at least .* samples, got 1"):
+        metric(Z[:1], factors[:1], **SMALL[metric])
+
+
+@pytest.mark.parametrize("metric", METRICS, ids=IDS)
+def test_nan_in_factors_raises(metric, data):
+    Z, factors = data
+    factors = factors.astype(float)
+    factors[3, 0] = np.nan
+    with pytest.raises(ValueError, match="factors contain NaN"):
+        metric(Z, factors, **SMALL[metric])
+
+
+@pytest.mark.parametrize("metric", METRICS, ids=IDS)
+def test_one_dimensional_z_raises(metric, data):
+    Z, factors = data
+    with pytest.raises(ValueError, match="Z must be 2-D"):
+        metric(Z[:, 0], factors, **SMALL[metric])
+
+
+@pytest.mark.parametrize("metric", METRICS, ids=IDS)
+def test_factor_with_one_value_warns_and_is_skipped(metric, data):
+    Z, factors = data
+    factors = np.column_stack([factors, np.full(200, 5), factors[:, 0]])
+    Z = np.column_stack([Z, Z[:, 0]])
+    with pytest.warns(UserWarning, match="factor 2 takes a single value and is skipped"):
+        details = metric(Z, factors, return_details=True, random_state=0, **SMALL[metric])
+    np.testing.assert_array_equal(details["factor_indices"], [0, 1, 3])
+
+
+@pytest.mark.parametrize("metric", METRICS, ids=IDS)
+def test_all_factors_constant_raises(metric, data):
+    Z, _ = data
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="every factor takes a single"):
+        metric(Z, np.zeros((200, 2)), **SMALL[metric])
+
+
+@pytest.mark.parametrize(
+    "metric", [beta_vae_score, factor_vae_score, modularity_explicitness_score]
+)
+def test_metrics_that_compare_factors_need_two_varying_factors(metric, data):
+    Z, factors = data
+    with pytest.raises(ValueError, match="at least two factors"):
+        metric(Z, factors[:, 0], **SMALL[metric])
+
+
+@pytest.mark.parametrize("metric", [mig_score, sap_score, latent_mutual_info_score])
+def test_gap_metrics_need_two_latents(metric, data):
+    Z, factors = data
+    kwargs = SMALL.get(metric, {})
+    with pytest.raises(ValueError, match="at least two latents"):
+        metric(Z[:, :1], factors, **kwargs)
+
+
+def test_factor_vae_batch_of_one_row_raises(data):
+    Z, factors = data
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 2, got 1"):
+        factor_vae_score(Z, factors, batch_size=1)
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5])
+def test_non_positive_or_fractional_sample_sizes_raise(bad, data):
+    Z, factors = data
+    with pytest.raises(ValueError, match="n_train must be"):
+        beta_vae_score(Z, factors, n_train=bad)
+    with pytest.raises(ValueError, match="n_train must be"):
+        sap_score(Z, factors, n_train=bad)
+
+
+def test_too_few_rows_to_split_into_train_and_test_raises(data):
+    Z, factors = data
+    # 4 rows split 2:1 leave a single test row.
+    with pytest.raises(ValueError, match="to split into train and test sets, got 4"):
+        dci_score(Z[:4], factors[:4])
+
+
+def test_unknown_options_raise(data):
+    Z, factors = data
+    with pytest.raises(ValueError, match="importance must be one of"):
+        dci_score(Z, factors, importance="forest")
+    with pytest.raises(ValueError, match="discrete_score must be"):
+        sap_score(Z, factors, discrete_score="f1")
+    with pytest.raises(ValueError, match="continuous_factors must"):
+        mig_score(Z, factors, continuous_factors="sometimes")
+    with pytest.raises(ValueError, match="one bool per factor"):
+        mig_score(Z, factors, continuous_factors=[True, False, True])
+
+
+def test_unsupervised_scores_check_z_too():
+    with pytest.raises(ValueError, match="Z contains NaN"):
+        gaussian_total_correlation(np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 0.0]]))
+    with pytest.raises(ValueError, match="same number of rows"):
+        gaussian_total_correlation(np.zeros((10, 2)), np.zeros((9, 1)))
