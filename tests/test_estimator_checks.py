@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_dvae import AnnealedVAE, BetaVAE
+from sklearn_dvae import DIPVAE, AnnealedVAE, BetaVAE, FactorVAE
 
 # Small networks and few epochs keep the checks fast. Every check runs and passes:
 # no check is listed as an expected failure.
@@ -14,6 +14,17 @@ _ESTIMATORS = [
         iteration_threshold=5,
         latent_dim=2,
         hidden_units=(8,),
+        max_epochs=2,
+        random_state=0,
+    ),
+    DIPVAE(
+        lambda_od=5.0, dip_type="i", latent_dim=2, hidden_units=(8,), max_epochs=2, random_state=0
+    ),
+    FactorVAE(
+        gamma=5.0,
+        latent_dim=2,
+        hidden_units=(8,),
+        discriminator_hidden_units=(8,),
         max_epochs=2,
         random_state=0,
     ),

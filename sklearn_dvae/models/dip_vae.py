@@ -68,7 +68,9 @@ def dip_penalty_terms(covariance):
     [0.5, 1.0]
     """
     diagonal = torch.diagonal(covariance)
-    off_diagonal = covariance.pow(2).sum() - diagonal.pow(2).sum()
+    # Subtract the diagonal before squaring: sum(C^2) - sum(diag^2) would cancel
+    # catastrophically in float32 when the off-diagonal entries are small.
+    off_diagonal = (covariance - torch.diag(diagonal)).pow(2).sum()
     return off_diagonal, (diagonal - 1.0).pow(2).sum()
 
 

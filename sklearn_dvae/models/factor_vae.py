@@ -77,6 +77,9 @@ class FactorVAENet(VAENet):
         self.optimizer_discriminator_.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer_discriminator_.step()
+        # Drop the gradients now: nothing else may use them, and the VAE step of
+        # the next batch must find the (frozen) discriminator without any.
+        self.optimizer_discriminator_.zero_grad(set_to_none=True)
         correct = (logits_real.argmax(dim=1) == 0).sum() + (
             logits_permuted.argmax(dim=1) == 1
         ).sum()
