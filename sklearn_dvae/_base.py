@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._net import VAENet, to_tensor_batch
-from .nn import VAEModule
+from .nn import VAEModule, VAEOutput
 
 _IMAGE_CHANNELS = (1, 3)
 _UNIT_RANGE_TOLERANCE = 1e-5
@@ -130,6 +130,8 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     _net_class = VAENet
     #: Smallest batch a model can train on (2 where batch statistics are needed).
     _min_batch_size = 1
+    #: Posterior family of the encoder: "diagonal" or "full" (CHyVAE).
+    _posterior = "diagonal"
 
     def __init__(
         self,
@@ -166,15 +168,15 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.warm_start = warm_start
 
     # ------------------------------------------------------------------ objective
-    def _regularizer(self, output, kl_per_dim, step):
+    def _regularizer(self, output, kl, step):
         """Return ``(penalty, extra_terms)``: what is added to the reconstruction loss.
 
         Parameters
         ----------
         output : VAEOutput
             The forward pass of a batch.
-        kl_per_dim : torch.Tensor of shape (batch_size, latent_dim)
-            KL divergence of each latent of each sample to N(0, 1).
+        kl : torch.Tensor (scalar)
+            Batch mean of ``KL(q(z|x) || N(0, I))``.
         step : int
             Optimizer steps taken before this batch (for schedules).
 
@@ -185,17 +187,29 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         extra_terms : dict of str to torch.Tensor
             Further named scalars to log (names listed in ``_loss_term_names``).
         """
-        return kl_per_dim.sum(dim=1).mean(), {}
+        return kl, {}
 
     def _loss(self, output, step, training=True):
         """The training objective of a batch and its named terms (all batch means)."""
         module = self.net_.module_
         reconstruction = module.reconstruction_nll(output.decoded, output.x).mean()
-        kl_per_dim = module.kl_per_dimension(output.mu, output.logvar)
-        penalty, extra = self._regularizer(output, kl_per_dim, step)
-        terms = {"reconstruction": reconstruction, "kl": kl_per_dim.sum(dim=1).mean()}
-        terms.update(extra)
+        kl = module.kl_to_standard_normal(output).mean()
+        penalty, extra = self._regularizer(output, kl, step)
+        terms = {"reconstruction": reconstruction, "kl": kl, **extra}
         return reconstruction + penalty, terms
+
+    def _elbo_kl_samples(self, output):
+        """Per-sample KL part of the evidence lower bound used by `score_samples`.
+
+        The regularisers of beta-VAE, FactorVAE, DIP-VAE and beta-TCVAE are
+        training devices, not part of the generative model, so their bound is
+        the VAE's; CHyVAE's hierarchical prior has its own.
+        """
+        return self.net_.module_.kl_to_standard_normal(output)
+
+    def _draw_prior(self, n_samples, rng):
+        """Latents drawn from the model's prior, shape (n_samples, latent_dim)."""
+        return rng.standard_normal((n_samples, self.net_.module_.latent_dim))
 
     def _validate_hyperparameters(self):
         """Checks beyond ``_parameter_constraints``; subclasses extend it."""
@@ -378,6 +392,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             module__input_scale=input_scale,
             module__channels_last=channels_last,
             module__hidden_units=tuple(self.hidden_units),
+            module__posterior=self._posterior,
             criterion=torch.nn.Identity,
             optimizer=self.optimizer,
             lr=self.lr,
@@ -618,8 +633,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         rng = check_random_state(random_state)
-        Z = rng.standard_normal((n_samples, self.net_.module_.latent_dim)).astype(np.float32)
-        return self._decode(Z)
+        return self._decode(np.asarray(self._draw_prior(n_samples, rng), dtype=np.float32))
 
     def score_samples(self, X):
         """Evidence lower bound of each sample, estimated with one reparameterised draw.
@@ -650,10 +664,11 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         with torch.no_grad():
             for batch in self._batches(X):
                 x = module.prepare(batch)
-                mu, logvar = module.encode(x)
-                decoded = module.decode(mu + noise * torch.exp(0.5 * logvar))
-                nll = module.reconstruction_nll(decoded, x, include_constant=True)
-                kl = module.kl_per_dimension(mu, logvar).sum(dim=1)
+                mu, logvar, scale_tril = module.encode_distribution(x)
+                z = module.reparameterize(mu, logvar, scale_tril, noise=noise)
+                output = VAEOutput(x, module.decode(z), mu, logvar, z, scale_tril)
+                nll = module.reconstruction_nll(output.decoded, x, include_constant=True)
+                kl = self._elbo_kl_samples(output)
                 values.append((-(nll + kl)).double().cpu())
         return torch.cat(values).numpy()
 

@@ -113,3 +113,50 @@ def test_score_samples_matches_a_numpy_elbo_at_zero_noise_limit(tabular_unit_dat
     nll = -(X * np.log(p) + (1 - X) * np.log1p(-p)).sum(axis=1)
     kl = (0.5 * (mu**2 + np.exp(logvar) - logvar - 1)).sum(axis=1)
     np.testing.assert_allclose(vae.score_samples(X), -(nll + kl), rtol=1e-5)
+
+
+def _full_covariance_module():
+    torch.manual_seed(0)
+    from sklearn_dvae.nn import VAEModule
+
+    return VAEModule(
+        (6,),
+        latent_dim=3,
+        architecture="mlp",
+        likelihood="gaussian",
+        hidden_units=(8,),
+        posterior="full",
+    )
+
+
+def test_full_covariance_posterior_has_a_valid_cholesky_factor():
+    module = _full_covariance_module()
+    x = torch.randn(5, 6)
+    mu, logvar, scale_tril = module.encode_distribution(x)
+    assert torch.equal(scale_tril, torch.tril(scale_tril))
+    assert torch.all(torch.diagonal(scale_tril, dim1=1, dim2=2) > 0)
+    covariance = scale_tril @ scale_tril.transpose(1, 2)
+    np.testing.assert_allclose(
+        logvar.exp().detach(), torch.diagonal(covariance, dim1=1, dim2=2).detach(), rtol=1e-5
+    )
+
+
+def test_full_covariance_kl_matches_numpy():
+    module = _full_covariance_module()
+    out = module(torch.randn(4, 6))
+    got = module.kl_to_standard_normal(out).detach().double().numpy()
+    for i in range(4):
+        L = out.scale_tril[i].detach().double().numpy()
+        S, m = L @ L.T, out.mu[i].detach().double().numpy()
+        expected = 0.5 * (np.trace(S) + m @ m - 3 - np.linalg.slogdet(S)[1])
+        assert got[i] == pytest.approx(expected, rel=1e-4)
+
+
+def test_full_covariance_samples_have_the_posterior_covariance():
+    module = _full_covariance_module()
+    mu, logvar, scale_tril = module.encode_distribution(torch.randn(1, 6))
+    torch.manual_seed(1)
+    n = 200_000
+    z = module.reparameterize(mu.expand(n, 3), logvar.expand(n, 3), scale_tril.expand(n, 3, 3))
+    expected = (scale_tril[0] @ scale_tril[0].T).detach().numpy()
+    np.testing.assert_allclose(np.cov(z.detach().numpy(), rowvar=False), expected, atol=0.02)

@@ -132,8 +132,8 @@ class BetaVAE(DisentangledVAE):
         )
         self.beta = beta
 
-    def _regularizer(self, output, kl_per_dim, step):
-        return self.beta * kl_per_dim.sum(dim=1).mean(), {}
+    def _regularizer(self, output, kl, step):
+        return self.beta * kl, {}
 
 
 class AnnealedVAE(DisentangledVAE):
@@ -257,8 +257,7 @@ warm_start
         """
         return self.c_max * min(1.0, step / self.iteration_threshold)
 
-    def _regularizer(self, output, kl_per_dim, step):
+    def _regularizer(self, output, kl, step):
         capacity = self.capacity(step)
-        kl = kl_per_dim.sum(dim=1).mean()
         penalty = self.gamma * (kl - capacity).abs()
         return penalty, {"capacity": torch.tensor(capacity, device=kl.device)}

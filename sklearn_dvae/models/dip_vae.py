@@ -199,9 +199,8 @@ warm_start
             return float(self.lambda_d)
         return float(self.lambda_od * (10.0 if self.dip_type == "i" else 1.0))
 
-    def _regularizer(self, output, kl_per_dim, step):
+    def _regularizer(self, output, kl, step):
         covariance = dip_covariance(output.mu, output.logvar, self.dip_type)
         off_diagonal, diagonal = dip_penalty_terms(covariance)
         penalty = self.lambda_od * off_diagonal + self.effective_lambda_d() * diagonal
-        kl = kl_per_dim.sum(dim=1).mean()
         return kl + penalty, {"dip_off_diagonal": off_diagonal, "dip_diagonal": diagonal}

@@ -269,8 +269,7 @@ warm_start
                 f"{self.discriminator_hidden_units!r}."
             )
 
-    def _regularizer(self, output, kl_per_dim, step):
+    def _regularizer(self, output, kl, step):
         logits = self.net_.discriminator_(output.z)
         tc = (logits[:, 0] - logits[:, 1]).mean()
-        kl = kl_per_dim.sum(dim=1).mean()
         return kl + self.gamma * tc, {"tc": tc}

@@ -1,5 +1,6 @@
 """Encoder and decoder networks: an MLP for vectors, the standard conv net for 64x64 images.
 
+Encoders output the raw parameters of the posterior (see `VAEModule`).
 The convolutional pair is the architecture of the large-scale study of Locatello
 et al. (ICML 2019): four 4x4 stride-2 convolutions (32, 32, 64, 64 channels),
 a dense layer of 256 units, and a dense layer of ``2 * latent_dim`` outputs; the
@@ -10,14 +11,15 @@ from torch import nn
 
 
 class MLPEncoder(nn.Module):
-    """Fully connected encoder returning posterior means and log-variances.
+    """Fully connected encoder returning the raw parameters of the posterior.
 
     Parameters
     ----------
     n_features : int
         Size of the flattened input.
-    latent_dim : int
-        Number of latent dimensions.
+    n_outputs : int
+        Number of posterior parameters (``2 * latent_dim`` for a diagonal
+        Gaussian: means then log-variances).
     hidden_units : tuple of int
         Widths of the hidden ReLU layers.
 
@@ -25,24 +27,22 @@ class MLPEncoder(nn.Module):
     --------
     >>> import torch
     >>> from sklearn_dvae.nn import MLPEncoder
-    >>> mu, logvar = MLPEncoder(8, 2, (16,))(torch.zeros(3, 8))
-    >>> tuple(mu.shape), tuple(logvar.shape)
-    ((3, 2), (3, 2))
+    >>> tuple(MLPEncoder(8, 4, (16,))(torch.zeros(3, 8)).shape)
+    (3, 4)
     """
 
-    def __init__(self, n_features, latent_dim, hidden_units=(256, 256)):
+    def __init__(self, n_features, n_outputs, hidden_units=(256, 256)):
         super().__init__()
         layers = []
         width = n_features
         for units in hidden_units:
             layers += [nn.Linear(width, units), nn.ReLU()]
             width = units
-        layers.append(nn.Linear(width, 2 * latent_dim))
+        layers.append(nn.Linear(width, n_outputs))
         self.net = nn.Sequential(nn.Flatten(), *layers)
 
     def forward(self, x):
-        mu, logvar = self.net(x).chunk(2, dim=1)
-        return mu, logvar
+        return self.net(x)
 
 
 class MLPDecoder(nn.Module):
@@ -91,19 +91,19 @@ class ConvEncoder(nn.Module):
     ----------
     n_channels : int
         Input channels (1 for dSprites, 3 for 3D Shapes).
-    latent_dim : int
-        Number of latent dimensions.
+    n_outputs : int
+        Number of posterior parameters (``2 * latent_dim`` for a diagonal
+        Gaussian).
 
     Examples
     --------
     >>> import torch
     >>> from sklearn_dvae.nn import ConvEncoder
-    >>> mu, logvar = ConvEncoder(1, 10)(torch.zeros(2, 1, 64, 64))
-    >>> tuple(mu.shape)
-    (2, 10)
+    >>> tuple(ConvEncoder(1, 20)(torch.zeros(2, 1, 64, 64)).shape)
+    (2, 20)
     """
 
-    def __init__(self, n_channels, latent_dim):
+    def __init__(self, n_channels, n_outputs):
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(n_channels, 32, 4, stride=2, padding=1),
@@ -117,12 +117,11 @@ class ConvEncoder(nn.Module):
             nn.Flatten(),
             nn.Linear(64 * 4 * 4, 256),
             nn.ReLU(),
-            nn.Linear(256, 2 * latent_dim),
+            nn.Linear(256, n_outputs),
         )
 
     def forward(self, x):
-        mu, logvar = self.net(x).chunk(2, dim=1)
-        return mu, logvar
+        return self.net(x)
 
 
 class ConvDecoder(nn.Module):
@@ -164,7 +163,7 @@ class ConvDecoder(nn.Module):
         return self.net(z)
 
 
-def build_networks(architecture, sample_shape, latent_dim, hidden_units):
+def build_networks(architecture, sample_shape, latent_dim, hidden_units, n_encoder_outputs):
     """Return ``(encoder, decoder)`` for the resolved architecture name.
 
     Parameters
@@ -178,6 +177,8 @@ def build_networks(architecture, sample_shape, latent_dim, hidden_units):
         Number of latent dimensions.
     hidden_units : tuple of int
         Hidden widths of the MLP (ignored by the conv networks).
+    n_encoder_outputs : int
+        Number of posterior parameters the encoder outputs.
 
     Returns
     -------
@@ -185,11 +186,11 @@ def build_networks(architecture, sample_shape, latent_dim, hidden_units):
     """
     if architecture == "conv":
         n_channels = sample_shape[0]
-        return ConvEncoder(n_channels, latent_dim), ConvDecoder(latent_dim, n_channels)
+        return ConvEncoder(n_channels, n_encoder_outputs), ConvDecoder(latent_dim, n_channels)
     n_features = 1
     for size in sample_shape:
         n_features *= size
-    encoder = MLPEncoder(n_features, latent_dim, hidden_units)
+    encoder = MLPEncoder(n_features, n_encoder_outputs, hidden_units)
     decoder = MLPDecoder(latent_dim, sample_shape, hidden_units)
     return encoder, decoder
 
