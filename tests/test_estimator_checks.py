@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_dvae import DIPVAE, AnnealedVAE, BetaVAE, FactorVAE
+from sklearn_dvae import DIPVAE, AnnealedVAE, BetaTCVAE, BetaVAE, CHyVAE, FactorVAE
 
 # Small networks and few epochs keep the checks fast. Every check runs and passes:
 # no check is listed as an expected failure.
@@ -28,6 +28,8 @@ _ESTIMATORS = [
         max_epochs=2,
         random_state=0,
     ),
+    BetaTCVAE(beta=6.0, latent_dim=2, hidden_units=(8,), max_epochs=2, random_state=0),
+    CHyVAE(nu=6.0, latent_dim=2, hidden_units=(8,), max_epochs=2, random_state=0),
 ]
 
 
