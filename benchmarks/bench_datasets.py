@@ -284,6 +284,8 @@ def main():
         f"(peak anonymous memory {megabytes(memory['peak_memory']['anonymous'])})",
     ]
     for label, figures in results["sampling"].items():
+        if not isinstance(figures, dict):
+            continue
         lines.append(
             f"dSprites, sample 64 factors + observations, {label}: "
             f"{figures['milliseconds_per_batch_of_64']:.2f} ms per batch"
@@ -299,10 +301,11 @@ def main():
         f"{results['machine']['load_average_at_start'][0]:.1f} at start, "
         f"{results['machine']['load_average_at_end'][0]:.1f} at end",
     ]
-    print("\n".join(lines))
+    results["summary"] = lines
     out = REPO / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "datasets.json").write_text(json.dumps(results, indent=1))
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -41,8 +41,8 @@ def get_data_home(data_home=None):
     --------
     >>> import tempfile
     >>> from sklearn_dvae.datasets import get_data_home
-    >>> folder = get_data_home(tempfile.mkdtemp())
-    >>> folder.is_dir()
+    >>> with tempfile.TemporaryDirectory() as parent:
+    ...     print(get_data_home(parent + "/sklearn_dvae").is_dir())
     True
     """
     if data_home is None:

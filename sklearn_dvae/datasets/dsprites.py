@@ -762,12 +762,14 @@ def load_dsprites(path, *, in_memory=None):
     >>> from sklearn_dvae.datasets import load_dsprites, render_dsprites
     >>> classes = np.array([[0, 0, 5, 0, 0, 0], [0, 2, 1, 3, 7, 9]])
     >>> values = np.array([[1, 1, 1.0, 0, 0, 0], [1, 3, 0.6, 3 * 2 * np.pi / 39, 7 / 31, 9 / 31]])
-    >>> path = os.path.join(tempfile.mkdtemp(), "dsprites.npz")
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(folder.name, "dsprites.npz")
     >>> np.savez_compressed(path, imgs=render_dsprites(classes), latents_classes=classes,
     ...                     latents_values=values)
     >>> dataset = load_dsprites(path)
     >>> dataset.factor_classes.tolist() == classes.tolist(), dataset.images.dtype
     (True, dtype('uint8'))
+    >>> folder.cleanup()
     """
     path = check_data_file(
         path,

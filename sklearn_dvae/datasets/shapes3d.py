@@ -122,7 +122,8 @@ def load_shapes3d(path, *, in_memory=False):
     >>> import h5py
     >>> import numpy as np
     >>> from sklearn_dvae.datasets import load_shapes3d
-    >>> path = os.path.join(tempfile.mkdtemp(), "3dshapes.h5")
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(folder.name, "3dshapes.h5")
     >>> labels = np.array([[0.0, 0.1, 0.2, 0.75, 3.0, -30.0], [0.9, 0.9, 0.9, 1.25, 0.0, 30.0]])
     >>> with h5py.File(path, "w") as file:
     ...     file["images"] = np.zeros((2, 64, 64, 3), dtype=np.uint8)
@@ -130,6 +131,7 @@ def load_shapes3d(path, *, in_memory=False):
     >>> with load_shapes3d(path) as dataset:
     ...     print(dataset.factor_classes.tolist(), dataset.images[1].shape)
     [[0, 1, 2, 0, 3, 0], [9, 9, 9, 7, 0, 14]] (64, 64, 3)
+    >>> folder.cleanup()
     """
     path = check_data_file(
         path,
