@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._net import VAENet, to_tensor_batch
+from ._parallel import limited_torch_threads
 from .nn import VAEModule, VAEOutput
 
 _IMAGE_CHANNELS = (1, 3)
@@ -485,7 +486,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             max_epochs=self.max_epochs,
             verbose=self.verbose,
         )
-        with self._rng_scope(self.device_):
+        with self._rng_scope(self.device_), limited_torch_threads():
             net.partial_fit(X, epochs=epochs)
         return self
 
@@ -555,7 +556,8 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _encode(self, X):
         module = self.net_.module_
         module.eval()
-        means = [module.encode(module.prepare(batch))[0] for batch in self._batches(X)]
+        with limited_torch_threads():
+            means = [module.encode(module.prepare(batch))[0] for batch in self._batches(X)]
         return torch.cat(means).float().cpu().numpy()
 
     def transform(self, X):
