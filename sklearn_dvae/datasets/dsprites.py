@@ -597,26 +597,32 @@ def _read_npz(path):
         # allow_pickle=False: the archive's "metadata" entry is a pickle that a crafted
         # file could use to run code. It is never read; names and sizes come from the
         # specification instead.
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in _ARRAY_KEYS if key not in archive.files]
-            if missing:
-                raise _MissingKeys(missing, sorted(archive.files))
-            arrays = [archive[key] for key in _ARRAY_KEYS]
-    except _MissingKeys as error:
-        raise ValueError(
-            f"the dSprites file {str(path)!r} lacks the arrays {error.missing} (it holds "
-            f"{error.present}); the official .npz holds {list(_ARRAY_KEYS)} and metadata"
-        ) from None
+        archive = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as error:
         raise _corrupt_file_error(path, error) from None
+    with archive:
+        missing = [key for key in _ARRAY_KEYS if key not in archive.files]
+        if missing:
+            raise ValueError(
+                f"the dSprites file {str(path)!r} lacks the arrays {missing} (it holds "
+                f"{sorted(archive.files)}); the official .npz holds {list(_ARRAY_KEYS)} "
+                "and metadata"
+            )
+        arrays = []
+        for key in _ARRAY_KEYS:
+            try:
+                arrays.append(archive[key])
+            except ValueError as error:
+                if "allow_pickle" in str(error):
+                    raise ValueError(
+                        f"the dSprites file {str(path)!r} stores {key!r} as pickled Python "
+                        "objects, which are not read (unpickling can run code); the "
+                        f"official {key!r} is a plain numeric array"
+                    ) from None
+                raise _corrupt_file_error(path, error) from None
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+                raise _corrupt_file_error(path, error) from None
     return arrays
-
-
-class _MissingKeys(Exception):
-    def __init__(self, missing, present):
-        super().__init__(missing)
-        self.missing = missing
-        self.present = present
 
 
 def _read_hdf5(path, in_memory):

@@ -157,6 +157,16 @@ def test_dsprites_labels_outside_the_specification_are_rejected(tmp_path, dsprit
         load_dsprites(path)
 
 
+def test_dsprites_npz_with_pickled_arrays_is_rejected_unread(tmp_path, dsprites_sample_classes):
+    marker = tmp_path / "code_ran.txt"
+    images = np.empty(2, dtype=object)
+    images[0], images[1] = _RunsCodeWhenUnpickled(marker), None
+    path = write_dsprites_npz(tmp_path / "d.npz", dsprites_sample_classes[:2], images=images)
+    with pytest.raises(ValueError, match="stores 'imgs' as pickled Python objects"):
+        load_dsprites(path)
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize("suffix", ["npz", "hdf5"])
 def test_truncated_dsprites_file_is_reported_as_truncated(
     tmp_path, dsprites_sample_classes, suffix
