@@ -43,7 +43,8 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         channels and ``"mlp"`` otherwise.
     likelihood : {"auto", "bernoulli", "gaussian"}, default="auto"
         Decoder distribution. ``"bernoulli"`` needs values in [0, 1] (uint8 data
-        is scaled by 1/255 first); ``"gaussian"`` has unit variance. ``"auto"``
+        grey levels are scaled by 1/255 first, binary uint8 images of 0/1 are
+        used as they are); ``"gaussian"`` has unit variance. ``"auto"``
         takes Bernoulli when the (scaled) data lie in [0, 1], Gaussian otherwise.
     input_shape : tuple of int or None, default=None
         Shape of one sample, e.g. ``(1, 64, 64)``, for 2-D ``X`` whose rows are
@@ -89,7 +90,8 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     sample_shape_ : tuple of int
         Shape of one sample as the networks see it.
     input_scale_ : float
-        Scale applied to raw inputs (1/255 for uint8 data, else 1).
+        Scale applied to raw inputs: 1/255 for uint8 grey levels, 1 for uint8
+        data holding only 0 and 1 (as dSprites does) and for floats.
     device_ : str
         Device the networks live on.
     n_features_in_ : int
@@ -311,6 +313,14 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 )
         return image, image, channels_last
 
+    @staticmethod
+    def _resolve_input_scale(X):
+        """1/255 for uint8 grey levels; 1 for uint8 arrays of 0/1 (dSprites) and floats."""
+        if X.dtype != np.uint8:
+            return 1.0
+        # The official dSprites file stores its binary images as 0/1, not 0/255.
+        return 1.0 if int(X.max()) <= 1 else 1.0 / 255.0
+
     def _resolve_likelihood(self, X):
         if self.likelihood == "gaussian":
             return "gaussian"
@@ -378,7 +388,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = self._check_X(X, reset=True)
         self._check_n_samples(X)
         sample_shape, image_shape, channels_last = self._resolve_layout(X)
-        input_scale = 1.0 / 255.0 if X.dtype == np.uint8 else 1.0
+        input_scale = self._resolve_input_scale(X)
         likelihood = self._resolve_likelihood(X)
         encoder = self._resolve_encoder(image_shape)
         device = self._resolve_device()
@@ -498,8 +508,9 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X : array-like of shape (n_samples, n_features) or image array
             Training data: rows of features, or images of shape
             (n_samples, height, width), (n_samples, channels, height, width) or
-            (n_samples, height, width, channels); uint8 images are scaled to
-            [0, 1] one batch at a time.
+            (n_samples, height, width, channels); uint8 grey levels are scaled
+            to [0, 1] one batch at a time (binary 0/1 uint8 images, such as
+            dSprites, are used as they are).
         y : Ignored
             Not used; present so that a labelled ``y`` can flow through
             ``GridSearchCV`` to the disentanglement scorers.
@@ -601,8 +612,8 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         X_decoded : ndarray of shape (n_samples, *input_shape_), dtype float32
             The decoder's mean (probabilities for a Bernoulli decoder) in the
-            scale of the training data: uint8 training data gives values in
-            [0, 255].
+            scale of the training data: uint8 grey levels give values in
+            [0, 255], binary 0/1 images values in [0, 1].
         """
         check_is_fitted(self, "net_")
         Z = np.asarray(X, dtype=np.float32)

@@ -186,3 +186,14 @@ def test_score_is_mean_of_score_samples_and_order_invariant(tabular_unit_data):
     np.testing.assert_allclose(
         vae.score_samples(tabular_unit_data[order]), per_sample[order], rtol=1e-6
     )
+
+
+def test_binary_uint8_images_of_zeros_and_ones_are_not_rescaled(small_images):
+    # The official dSprites arrays hold 0/1, not 0/255.
+    binary = (small_images > 0).astype(np.uint8)
+    vae = BetaVAE(**SMALL).fit(binary)
+    assert vae.input_scale_ == 1.0 and vae.likelihood_ == "bernoulli"
+    decoded = vae.inverse_transform(vae.transform(binary[:5]))
+    assert decoded.max() <= 1.0
+    grey = BetaVAE(**SMALL).fit(small_images)
+    np.testing.assert_allclose(vae.transform(binary), grey.transform(small_images), atol=1e-5)
