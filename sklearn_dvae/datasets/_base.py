@@ -268,9 +268,7 @@ class GroundTruthDataset:
         images = self._images
         if isinstance(images, LazyImages):
             storage = f"lazy ({images.description})"
-        elif isinstance(images, np.memmap) or (
-            isinstance(images.base, np.memmap) if images.base is not None else False
-        ):
+        elif _is_memory_mapped(images):
             storage = "memory-mapped"
         else:
             storage = "in memory"
@@ -658,6 +656,15 @@ class GroundTruthDataset:
 
 
 # ---------------------------------------------------------------------- helpers
+def _is_memory_mapped(array):
+    """Whether an array's data lie in a mapped file (a fancy-indexed copy does not)."""
+    while isinstance(array, np.ndarray):
+        if isinstance(array, np.memmap) and getattr(array, "_mmap", None) is not None:
+            return True
+        array = array.base
+    return False
+
+
 def _as_image_array(images):
     if isinstance(images, np.ndarray | LazyImages):
         array = images
