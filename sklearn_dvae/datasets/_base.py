@@ -210,7 +210,7 @@ class GroundTruthDataset:
                 )
             self._is_grid = True
         else:
-            self._check_class_range(factor_classes, "factor_classes")
+            check_factor_table(factor_classes, factor_names, sizes, "factor_classes")
             self._is_grid = n_samples == self._n_grid and np.array_equal(
                 factor_classes @ self._strides, np.arange(n_samples)
             )
@@ -325,27 +325,9 @@ class GroundTruthDataset:
         return np.ascontiguousarray(self.factor_classes[:, list(self.varying_factors)])
 
     # ------------------------------------------------------------------ index <-> factors
-    def _check_class_range(self, classes, what):
-        for k, size in enumerate(self._factor_sizes):
-            column = classes[:, k]
-            bad = np.flatnonzero((column < 0) | (column >= size))
-            if bad.size:
-                row = int(bad[0])
-                raise ValueError(
-                    f"{what}: factor {self._factor_names[k]!r} (column {k}) has class "
-                    f"{int(column[row])} at row {row}; its valid classes are 0..{size - 1}"
-                )
-
     def _check_factors(self, factors, what="factors"):
         """Return ``factors`` as an int64 (n, n_factors) table with classes in range."""
-        classes = _as_class_table(factors, what)
-        if classes.shape[1] != self.n_factors:
-            raise ValueError(
-                f"{what} must have one column per factor ({self.n_factors}: "
-                f"{', '.join(self._factor_names)}), got shape {classes.shape}"
-            )
-        self._check_class_range(classes, what)
-        return classes
+        return check_factor_table(factors, self._factor_names, self._factor_sizes, what)
 
     def _lookup(self, classes):
         """Sorted keys of the labelled rows, built once: (sorted keys, row order)."""
@@ -656,6 +638,30 @@ class GroundTruthDataset:
 
 
 # ---------------------------------------------------------------------- helpers
+def check_factor_table(classes, factor_names, factor_sizes, what):
+    """Return ``classes`` as an int64 (n, n_factors) table, or raise naming the problem.
+
+    Every error names ``what``, and a class out of range also its factor, column, row
+    and the valid classes.
+    """
+    table = _as_class_table(classes, what)
+    if table.shape[1] != len(factor_sizes):
+        raise ValueError(
+            f"{what} must have one column per factor ({len(factor_sizes)}: "
+            f"{', '.join(factor_names)}), got shape {table.shape}"
+        )
+    for k, size in enumerate(factor_sizes):
+        column = table[:, k]
+        bad = np.flatnonzero((column < 0) | (column >= size))
+        if bad.size:
+            row = int(bad[0])
+            raise ValueError(
+                f"{what}: factor {factor_names[k]!r} (column {k}) has class "
+                f"{int(column[row])} at row {row}; its valid classes are 0..{size - 1}"
+            )
+    return table
+
+
 def _is_memory_mapped(array):
     """Whether an array's data lie in a mapped file (a fancy-indexed copy does not)."""
     while isinstance(array, np.ndarray):

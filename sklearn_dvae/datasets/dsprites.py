@@ -27,9 +27,10 @@ import zlib
 
 import numpy as np
 
-from ._base import GroundTruthDataset, get_data_home
+from ._base import GroundTruthDataset, check_factor_table, get_data_home
 from ._files import check_data_file, file_format
 from ._lazy import H5RowReader, LazyImages
+from ._raster import ellipse_row_extent
 
 __all__ = ["make_dsprites", "load_dsprites", "render_dsprites"]
 
@@ -196,24 +197,17 @@ def _polygon_row_words(outline, scale, angle, centre_x, centre_y):
 def _ellipse_row_words(scale, angle, centre_x, centre_y):
     """Rasterise the dSprites ellipse; same arguments and output as the polygon case.
 
-    For each row, the points of the rotated ellipse solve a quadratic in the
-    horizontal offset; the run of pixels is the interval between its roots.
+    The run of pixels of each row lies between the ellipse's extent on that row,
+    which depends on posY only; posX shifts it.
     """
-    semi_u, semi_v = _ELLIPSE_SEMI_AXES
-    cos = np.cos(angle)[:, None, None]
-    sin = np.sin(angle)[:, None, None]
-    radius = scale[:, None, None]
     dy = _ROW_CENTRES - centre_y[:, :, None]  # (m, ny, 64)
-    # Local coordinates: u = cos dx - sin dy, v = sin dx + cos dy (inverse rotation);
-    # inside iff (u / a)^2 + (v / b)^2 <= s^2, i.e. A dx^2 + B dx + C <= 0.
-    a = cos**2 / semi_u**2 + sin**2 / semi_v**2
-    b = 2.0 * cos * sin * dy * (1.0 / semi_v**2 - 1.0 / semi_u**2)
-    c = dy**2 * (sin**2 / semi_u**2 + cos**2 / semi_v**2) - radius**2
-    discriminant = b * b - 4.0 * a * c
-    has_run = discriminant >= 0
-    root = np.sqrt(np.where(has_run, discriminant, 0.0))
-    left = (-b - root) / (2.0 * a)
-    right = (-b + root) / (2.0 * a)
+    left, right, has_run = ellipse_row_extent(
+        dy,
+        np.cos(angle)[:, None, None],
+        np.sin(angle)[:, None, None],
+        *_ELLIPSE_SEMI_AXES,
+        scale[:, None, None],
+    )
     x = centre_x[:, :, None, None]
     start = np.clip(np.ceil(x + left[:, None] - 0.5), 0, IMAGE_SIZE).astype(np.intp)
     stop = np.clip(np.floor(x + right[:, None] - 0.5) + 1, 0, IMAGE_SIZE).astype(np.intp)
@@ -282,28 +276,6 @@ def _render_grid(selection, out):
     return out
 
 
-def _check_official_classes(factor_classes, what):
-    classes = np.asarray(factor_classes)
-    if classes.ndim != 2 or classes.shape[1] != len(FACTOR_NAMES):
-        raise ValueError(
-            f"{what} must have shape (n, 6), one column per dSprites factor "
-            f"{FACTOR_NAMES}, got shape {classes.shape}"
-        )
-    if classes.size and not np.issubdtype(classes.dtype, np.integer):
-        if not np.issubdtype(classes.dtype, np.number) or not np.all(classes == np.round(classes)):
-            raise ValueError(f"{what} must hold integer class indices, got {classes.dtype}")
-    classes = classes.astype(np.int64, copy=False)
-    for k, size in enumerate(FACTOR_SIZES):
-        bad = np.flatnonzero((classes[:, k] < 0) | (classes[:, k] >= size))
-        if bad.size:
-            raise ValueError(
-                f"{what}: factor {FACTOR_NAMES[k]!r} (column {k}) has class "
-                f"{int(classes[bad[0], k])} at row {int(bad[0])}; its valid classes are "
-                f"0..{size - 1}"
-            )
-    return classes
-
-
 def render_dsprites(factor_classes):
     """Render dSprites images for any official factor classes.
 
@@ -337,7 +309,8 @@ def render_dsprites(factor_classes):
     >>> images.sum(axis=(1, 2)).tolist()  # a square at scale 1, a heart at scale 0.5
     [400, 58]
     """
-    return _render_classes(_check_official_classes(factor_classes, "factor_classes"))
+    classes = check_factor_table(factor_classes, FACTOR_NAMES, FACTOR_SIZES, "factor_classes")
+    return _render_classes(classes)
 
 
 class _DSpritesRenderer:
@@ -700,14 +673,9 @@ def _check_shapes(path, images, classes, values):
 
 
 def _check_labels(path, classes, values):
-    for k, size in enumerate(FACTOR_SIZES):
-        bad = np.flatnonzero((classes[:, k] < 0) | (classes[:, k] >= size))
-        if bad.size:
-            raise ValueError(
-                f"the dSprites file {str(path)!r} has latents_classes "
-                f"{int(classes[bad[0], k])} for factor {FACTOR_NAMES[k]!r} at row "
-                f"{int(bad[0])}; its valid classes are 0..{size - 1}"
-            )
+    what = f"latents_classes of the dSprites file {str(path)!r}"
+    check_factor_table(classes, FACTOR_NAMES, FACTOR_SIZES, what)
+    for k in range(len(FACTOR_SIZES)):
         expected = FACTOR_LEVELS[k][classes[:, k]]
         bad = np.flatnonzero(~np.isclose(values[:, k], expected, rtol=0.0, atol=1e-6))
         if bad.size:

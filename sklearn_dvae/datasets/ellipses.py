@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._base import GroundTruthDataset
+from ._raster import ellipse_row_extent
 
 __all__ = ["make_correlated_ellipses"]
 
@@ -67,21 +68,16 @@ def _ellipse_runs(centre_x, centre_y, scale, angle, row_centres):
     ``row_centres`` has shape (n, rows); the others (n,). Rows the ellipse misses
     get start == stop.
     """
-    semi_u, semi_v = _SEMI_AXES
-    cos = np.cos(angle)[:, None]
-    sin = np.sin(angle)[:, None]
-    dy = row_centres - centre_y[:, None]
-    # Local coordinates u = cos dx - sin dy, v = sin dx + cos dy (counter-clockwise
-    # rotation as displayed); inside iff (u / 50)^2 + (v / 25)^2 <= s^2.
-    a = cos**2 / semi_u**2 + sin**2 / semi_v**2
-    b = 2.0 * cos * sin * dy * (1.0 / semi_v**2 - 1.0 / semi_u**2)
-    c = dy**2 * (sin**2 / semi_u**2 + cos**2 / semi_v**2) - scale[:, None] ** 2
-    discriminant = b * b - 4.0 * a * c
-    has_run = discriminant >= 0
-    root = np.sqrt(np.where(has_run, discriminant, 0.0))
+    left, right, has_run = ellipse_row_extent(
+        row_centres - centre_y[:, None],
+        np.cos(angle)[:, None],
+        np.sin(angle)[:, None],
+        *_SEMI_AXES,
+        scale[:, None],
+    )
     x = centre_x[:, None]
-    start = np.ceil(x + (-b - root) / (2.0 * a) - 0.5)
-    stop = np.floor(x + (-b + root) / (2.0 * a) - 0.5) + 1.0
+    start = np.ceil(x + left - 0.5)
+    stop = np.floor(x + right - 0.5) + 1.0
     stop = np.where(has_run, np.maximum(stop, start), start)
     return start, stop
 

@@ -256,7 +256,7 @@ def test_different_subsets_get_different_cache_files(tmp_path):
         ([[0, 0, 0, 40, 0, 0]], r"'orientation' \(column 3\) has class 40"),
         ([[0, 0, 0, 0, -1, 0]], r"'posX' \(column 4\) has class -1"),
         ([[1, 0, 0, 0, 0, 0]], r"'color' \(column 0\) has class 1"),
-        ([[0, 0, 0, 0, 0]], r"shape \(n, 6\)"),
+        ([[0, 0, 0, 0, 0]], r"one column per factor \(6: color, shape"),
     ],
 )
 def test_render_rejects_out_of_range_or_misshapen_classes(classes, message):

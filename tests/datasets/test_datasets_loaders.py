@@ -146,7 +146,10 @@ def test_dsprites_labels_outside_the_specification_are_rejected(tmp_path, dsprit
         latents_classes=classes,
         latents_values=values,
     )
-    with pytest.raises(ValueError, match=r"latents_classes 40 for factor 'orientation' at row 2"):
+    expected = (
+        r"latents_classes of the dSprites file .*'orientation' \(column 3\) has class 40 at row 2"
+    )
+    with pytest.raises(ValueError, match=expected):
         load_dsprites(path)
     values = dsprites_values(dsprites_sample_classes[:5])
     values[4, 2] += 0.05  # a scale between two official values
