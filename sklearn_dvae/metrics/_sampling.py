@@ -40,8 +40,11 @@ class FactorGroups:
         self.rows_by_class = np.empty(n_samples * n_factors, dtype=np.int64)
         self.group_start = np.zeros((n_factors, max_classes), dtype=np.int64)
         self.group_size = np.zeros((n_factors, max_classes), dtype=np.int64)
+        # Codes of at most 65,536 classes fit 16 bits, for which numpy's stable sort is a
+        # radix sort: linear in the number of rows, which matters for large pools.
+        small = np.uint16 if max_classes <= 65536 else np.int64
         for j in range(n_factors):
-            order = np.argsort(self.codes[:, j], kind="stable")
+            order = np.argsort(self.codes[:, j].astype(small), kind="stable")
             sizes = np.bincount(self.codes[:, j], minlength=max_classes)
             self.rows_by_class[j * n_samples : (j + 1) * n_samples] = order
             self.group_size[j] = sizes

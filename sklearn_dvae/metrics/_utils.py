@@ -152,16 +152,16 @@ def encode_factors(factors, *, continuous_factors="auto", n_bins=20, metric="met
         column = factors[:, j]
         if flags[j]:
             column = histogram_discretize(column[:, np.newaxis].astype(np.float64), n_bins)[:, 0]
-        values, inverse = np.unique(column, return_inverse=True)
-        if values.size < 2:
+        inverse, n_values = _class_codes(column)
+        if n_values < 2:
             warnings.warn(
                 f"{metric}: factor {j} takes a single value and is skipped.",
                 UserWarning,
                 stacklevel=3,
             )
             continue
-        codes.append(inverse.reshape(-1))
-        n_classes.append(values.size)
+        codes.append(inverse)
+        n_classes.append(n_values)
         used.append(j)
     if not used:
         raise ValueError(f"{metric}: every factor takes a single value; nothing to score.")
@@ -171,6 +171,25 @@ def encode_factors(factors, *, continuous_factors="auto", n_bins=20, metric="met
         np.asarray(used),
         flags[np.asarray(used)],
     )
+
+
+def _class_codes(column):
+    """Codes ``0 .. n_values - 1`` of a column's sorted distinct values, and their number."""
+    if column.dtype.kind in "biuf":
+        # Class labels are usually small non-negative integers: a lookup table built with
+        # bincount encodes them in linear time, where np.unique sorts the column.
+        as_integer = column.astype(np.int64)
+        if (
+            as_integer.size
+            and as_integer.min() >= 0
+            and as_integer.max() < 4 * as_integer.size + 1024
+            and np.array_equal(as_integer, column)
+        ):
+            present = np.bincount(as_integer) > 0
+            lookup = np.cumsum(present) - 1
+            return lookup[as_integer], int(present.sum())
+    values, inverse = np.unique(column, return_inverse=True)
+    return inverse.reshape(-1), values.size
 
 
 def _continuous_flags(factors, continuous_factors, n_bins, metric):
@@ -247,11 +266,22 @@ def entropy_of_codes(codes, n_classes):
     return entropies
 
 
+def _distinct_rows(n_rows, n_draws, random_state):
+    """``n_draws`` distinct random rows in random order.
+
+    numpy's ``Generator.choice`` draws a small subset of a large pool in time
+    proportional to the subset (Floyd's algorithm) instead of permuting the whole pool;
+    the generator is seeded from ``random_state`` so results stay reproducible.
+    """
+    generator = np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    return generator.choice(n_rows, size=n_draws, replace=False)
+
+
 def draw_rows(n_rows, n_draws, random_state):
     """Indices of ``min(n_draws, n_rows)`` distinct rows, or all rows when ``n_draws`` is None."""
     if n_draws is None or n_draws >= n_rows:
         return np.arange(n_rows)
-    return random_state.choice(n_rows, size=n_draws, replace=False)
+    return _distinct_rows(n_rows, n_draws, random_state)
 
 
 def split_rows(n_rows, n_train, n_test, random_state, *, metric, min_each=2):
@@ -263,7 +293,6 @@ def split_rows(n_rows, n_train, n_test, random_state, *, metric, min_each=2):
     for name, value in (("n_train", n_train), ("n_test", n_test)):
         if not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{metric}: {name} must be a positive integer, got {value!r}.")
-    order = random_state.permutation(n_rows)
     if n_rows < n_train + n_test:
         n_train = int(round(n_rows * n_train / (n_train + n_test)))
         n_test = n_rows - n_train
@@ -272,7 +301,8 @@ def split_rows(n_rows, n_train, n_test, random_state, *, metric, min_each=2):
             f"{metric}: needs at least {2 * min_each} samples to split into train and "
             f"test sets, got {n_rows}."
         )
-    return order[:n_train], order[n_train : n_train + n_test]
+    order = _distinct_rows(n_rows, n_train + n_test, random_state)
+    return order[:n_train], order[n_train:]
 
 
 def check_positive_int(value, name, metric, minimum=1):

@@ -62,8 +62,10 @@ def beta_vae_score(
         Number of points to evaluate it on.
     classifier : sklearn classifier or None, default=None
         Classifier to clone and fit; ``None`` means
-        ``LogisticRegression(max_iter=1000)``. A ``random_state`` parameter left at
-        None is set from ``random_state``, so the score is reproducible.
+        ``LogisticRegression(solver="newton-cholesky")``, the reference's model
+        (multinomial, L2 penalty, ``C=1``) solved by Newton's method. A
+        ``random_state`` parameter left at None is set from ``random_state``, so the
+        score is reproducible.
     continuous_factors : "auto", bool or array-like of bool, default="auto"
         Factors to discretise into ``n_bins`` equal-width bins before grouping rows by
         value; ``"auto"`` picks floating-point columns with non-integer values and more
@@ -92,11 +94,12 @@ def beta_vae_score(
     - Pairs are drawn from the rows of ``Z``: the first row of a pair uniformly, the
       second uniformly among the rows sharing factor ``k``'s value (with
       replacement), instead of sampling factors and re-encoding new observations.
-    - The classifier is a parameter, and the default raises ``max_iter`` to 1000 so
-      that lbfgs converges on these unscaled features; the reference uses
-      ``LogisticRegression()`` as it comes (lbfgs since scikit-learn 0.22, liblinear
-      one-vs-rest before, as in the 2019 study). Pass
-      ``LogisticRegression(solver="liblinear")`` to get the older classifier.
+    - The classifier is a parameter. The default fits the same model as the
+      reference's ``LogisticRegression()`` (lbfgs since scikit-learn 0.22) with the
+      Newton-Cholesky solver, which converges in a few steps on these ten-odd
+      features, about ten times faster than lbfgs; both reach the same optimum up to
+      lbfgs' tolerance. The 2019 study ran scikit-learn's older default, liblinear
+      one-vs-rest: pass ``LogisticRegression(solver="liblinear")`` for it.
     - Factors with a single value are skipped with a warning instead of being picked as
       labels that nothing can predict.
 
@@ -130,7 +133,9 @@ def beta_vae_score(
             f"{used.size}; the classifier would have a single class."
         )
     rng = as_random_state(random_state)
-    model = clone(LogisticRegression(max_iter=1000) if classifier is None else classifier)
+    model = clone(
+        LogisticRegression(solver="newton-cholesky") if classifier is None else classifier
+    )
     if "random_state" in model.get_params() and model.get_params()["random_state"] is None:
         model.set_params(random_state=int(rng.randint(np.iinfo(np.int32).max)))
 

@@ -170,9 +170,9 @@ def factor_vae_score(
 
     groups = FactorGroups(codes, n_classes)
     active_index = np.flatnonzero(active)
-    scaled = Z[:, active_index] / global_std[active_index]
-    train_votes = _vote_matrix(scaled, active_index, n_latents, groups, batch_size, n_train, rng)
-    eval_votes = _vote_matrix(scaled, active_index, n_latents, groups, batch_size, n_eval, rng)
+    arguments = (Z, active_index, global_std[active_index], groups, batch_size)
+    train_votes = _vote_matrix(*arguments, n_train, rng)
+    eval_votes = _vote_matrix(*arguments, n_eval, rng)
 
     latent_factor = np.argmax(train_votes, axis=1)
     latents = np.arange(n_latents)
@@ -191,17 +191,19 @@ def factor_vae_score(
     return details
 
 
-def _vote_matrix(scaled, active_index, n_latents, groups, batch_size, n_votes, rng):
+def _vote_matrix(Z, active_index, active_std, groups, batch_size, n_votes, rng):
     """Count votes (least-varying latent, held factor) over ``n_votes`` batches."""
     n_factors = groups.n_factors
+    n_latents = Z.shape[1]
     counts = np.zeros(n_latents * n_factors, dtype=np.int64)
     held = rng.randint(n_factors, size=n_votes)
     anchors = rng.randint(groups.n_samples, size=n_votes)
     for start in range(0, n_votes, _CHUNK):
         stop = min(start + _CHUNK, n_votes)
         rows = groups.same_value_rows(held[start:stop], anchors[start:stop], batch_size, rng)
-        # Scaling by the global std first makes Var(z_d / s_d) = Var(z_d) / s_d^2.
-        local_variance = np.var(scaled[rows], axis=1, ddof=1)
+        # Only the kept latents of the batch rows are gathered and scaled, never the pool.
+        batch = Z[rows[..., np.newaxis], active_index] / active_std
+        local_variance = np.var(batch, axis=1, ddof=1)
         least = active_index[np.argmin(local_variance, axis=1)]
         counts += np.bincount(least * n_factors + held[start:stop], minlength=counts.size)
     return counts.reshape(n_latents, n_factors)

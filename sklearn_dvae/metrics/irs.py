@@ -163,24 +163,26 @@ def _mean_group_quantile(Z, group, n_groups, quantile):
     """Mean over groups of the ``quantile`` of ``|z - group mean|``, for every column.
 
     Each group's quantile is numpy's default ("linear") percentile, computed for all
-    groups at once: rows sorted by (group, deviation) put each group's deviations in
-    order, so the quantile is read at ``start + quantile * (size - 1)``.
+    groups and columns at once: sorting each column of ``group + deviation / scale``
+    (``scale`` just above the column's largest deviation, so the fraction stays below 1)
+    orders the rows by group, then by deviation within the group, so the quantile is
+    read at ``start + quantile * (size - 1)``.
     """
     sizes = np.bincount(group, minlength=n_groups)
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     present = sizes > 0
-    sums = np.zeros((n_groups, Z.shape[1]))
-    np.add.at(sums, group, Z)
-    means = sums / np.maximum(sizes, 1)[:, np.newaxis]
-    deviations = np.abs(Z - means[group])
+    starts = (np.cumsum(sizes) - sizes)[present]
+    sizes = sizes[present]
+    means = np.stack([np.bincount(group, Z[:, j], n_groups) for j in range(Z.shape[1])], axis=1)
+    means = means[present] / sizes[:, np.newaxis]
+    group_index = np.cumsum(present) - 1
+    deviations = np.abs(Z - means[group_index[group]])
+    scale = deviations.max(axis=0) * (1.0 + 1e-9) + np.finfo(float).tiny
+    keys = np.sort(group_index[group][:, np.newaxis] + deviations / scale, axis=0)
+    ordered = (keys - np.repeat(np.arange(sizes.size), sizes)[:, np.newaxis]) * scale
     position = quantile * (sizes - 1)
     lower = np.floor(position).astype(np.int64)
     upper = np.minimum(lower + 1, sizes - 1)
-    fraction = position - lower
-    result = np.empty(Z.shape[1])
-    for column in range(Z.shape[1]):
-        ordered = deviations[np.lexsort((deviations[:, column], group)), column]
-        low = ordered[(starts + lower)[present]]
-        high = ordered[(starts + upper)[present]]
-        result[column] = np.mean(low + fraction[present] * (high - low))
-    return result
+    fraction = (position - lower)[:, np.newaxis]
+    low = ordered[starts + lower]
+    high = ordered[starts + upper]
+    return np.mean(low + fraction * (high - low), axis=0)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils import check_random_state
 
 from sklearn_dvae.metrics import (
     beta_vae_score,
@@ -14,6 +15,7 @@ from sklearn_dvae.metrics import (
     sap_score,
 )
 from sklearn_dvae.metrics._sampling import FactorGroups
+from sklearn_dvae.metrics._utils import split_rows
 
 
 @pytest.fixture(scope="module")
@@ -133,10 +135,11 @@ def test_e4_mig_recovers_the_known_mutual_information_of_a_noisy_channel():
 def test_e6_explicitness_is_right_when_a_class_is_missing_from_the_test_rows():
     rng = np.random.default_rng(4)
     factors = rng.integers(0, 4, size=(400, 2))
-    factors[:5, 0] = 4  # class 4: five rows only, all put in the training set below
+    # Class 4 of factor 0 gets five rows, all among the rows the metric will train on
+    # (the split below is the one the metric draws with random_state=0).
+    train, _ = split_rows(400, 390, 10, check_random_state(0), metric="test")
+    factors[train[:5], 0] = 4
     Z = factors + 0.01 * rng.standard_normal(factors.shape)
-    Z[:5, 0] = 4.0
-    # A large n_train keeps the 5 rows of class 4 in the training set with this seed.
     details = modularity_explicitness_score(
         Z, factors, n_train=390, n_test=10, random_state=0, return_details=True
     )
