@@ -201,8 +201,11 @@ def _vote_matrix(Z, active_index, active_std, groups, batch_size, n_votes, rng):
     for start in range(0, n_votes, _CHUNK):
         stop = min(start + _CHUNK, n_votes)
         rows = groups.same_value_rows(held[start:stop], anchors[start:stop], batch_size, rng)
-        # Only the kept latents of the batch rows are gathered and scaled, never the pool.
-        batch = Z[rows[..., np.newaxis], active_index] / active_std
+        # Only the batch rows are gathered and scaled, never the whole pool.
+        batch = Z[rows]
+        if active_index.size < n_latents:
+            batch = batch[..., active_index]
+        batch /= active_std
         local_variance = np.var(batch, axis=1, ddof=1)
         least = active_index[np.argmin(local_variance, axis=1)]
         counts += np.bincount(least * n_factors + held[start:stop], minlength=counts.size)
