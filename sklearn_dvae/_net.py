@@ -27,7 +27,9 @@ class ArrayBatches:
 
     skorch's default ``DataLoader`` fetches samples one by one and collates
     them; indexing the array once per batch is much faster for images and
-    keeps uint8 data uint8 until the module converts it.
+    keeps uint8 data uint8 until the module converts it. With ``device`` set,
+    the whole array is copied to that device once (as it is, e.g. uint8) and
+    batches are gathered there: no per-batch host-to-device copies.
 
     Parameters
     ----------
@@ -36,21 +38,27 @@ class ArrayBatches:
     batch_size : int
         Samples per batch.
     shuffle : bool
-        Draw a new permutation (from torch's global generator, which the net
-        seeds per epoch) each time the iterator is started.
+        Draw a new permutation (from torch's global CPU generator, which the
+        net seeds per epoch) each time the iterator is started. The order is
+        drawn on the CPU whatever the device, so both paths see the same batches.
     indices : ndarray of int or None
         Rows of ``X`` to iterate over (a train/validation split), or all rows.
     min_batch_size : int, default=1
         Drop a trailing batch smaller than this (unless it is the only one):
         models with batch statistics cannot use a batch of one sample.
+    device : str, torch.device or None, default=None
+        Keep the data on this device and index it there; None indexes the
+        host array and leaves moving each batch to skorch.
     """
 
-    def __init__(self, X, batch_size, shuffle, indices=None, min_batch_size=1):
+    def __init__(self, X, batch_size, shuffle, indices=None, min_batch_size=1, device=None):
         self.X = X
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.indices = None if indices is None else np.asarray(indices)
         self.min_batch_size = min_batch_size
+        self.device = device
+        self._resident = None
 
     def _n_rows(self):
         return len(self.X) if self.indices is None else len(self.indices)
@@ -63,20 +71,46 @@ class ArrayBatches:
             n_batches -= 1
         return n_batches
 
-    def __iter__(self):
+    def _order(self):
         n = self._n_rows()
-        if self.shuffle:
-            order = torch.randperm(n).numpy()
-        else:
-            order = np.arange(n)
-        if self.indices is not None:
-            order = self.indices[order]
+        order = torch.randperm(n).numpy() if self.shuffle else np.arange(n)
+        return order if self.indices is None else self.indices[order]
+
+    def __iter__(self):
+        if self.device is not None:
+            yield from self._iter_resident()
+            return
+        order = self._order()
         for batch_index in range(len(self)):
             rows = order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
             if not self.shuffle:
                 # Contiguous slices avoid a gather on the evaluation path.
                 rows = slice(int(rows[0]), int(rows[-1]) + 1) if _is_contiguous(rows) else rows
             yield to_tensor_batch(self.X[rows]), None
+
+    def _iter_resident(self):
+        if self._resident is None:
+            # One copy of the data, in its own dtype, for all epochs of this fit.
+            self._resident = copy_to_device(self.X, self.device)
+        order = torch.from_numpy(self._order()).to(self.device)
+        for batch_index in range(len(self)):
+            rows = order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
+            yield self._resident.index_select(0, rows), None
+
+
+def copy_to_device(array, device, chunk_bytes=64 << 20):
+    """Copy an array (possibly a read-only memmap) to a device in chunks of host memory.
+
+    Copying chunk by chunk bounds the extra host memory by ``chunk_bytes``
+    where a single transfer of a read-only array would first copy it whole.
+    """
+    dtype = torch.from_numpy(np.empty(0, dtype=array.dtype)).dtype
+    out = torch.empty(array.shape, dtype=dtype, device=device)
+    rows_per_chunk = max(1, chunk_bytes // max(1, array[:1].nbytes))
+    for start in range(0, len(array), rows_per_chunk):
+        chunk = to_tensor_batch(array[start : start + rows_per_chunk])
+        out[start : start + len(chunk)].copy_(chunk)
+    return out
 
 
 def to_tensor_batch(array):
@@ -118,6 +152,9 @@ class VAENet(NeuralNet):
 
     #: Mini-batches consumed by one training step (FactorVAE uses two).
     batches_per_step = 1
+    #: Keep in-memory training data on the device: "auto" (on a GPU when the data
+    #: take less than half its free memory), True or False.
+    resident_data = "auto"
 
     def __init__(self, *args, objective, seed=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -155,7 +192,19 @@ class VAENet(NeuralNet):
             min_batch_size=self.batches_per_step * self.objective._min_batch_size
             if training
             else 1,
+            device=self.device if self._keep_data_on_device(array) else None,
         )
+
+    def _keep_data_on_device(self, array):
+        """Whether to copy the training data to the device once (see `resident_data`)."""
+        if self.resident_data != "auto":
+            return bool(self.resident_data)
+        if not str(self.device).startswith("cuda") or not torch.cuda.is_available():
+            # On the CPU the host array already is the device's memory.
+            return False
+        free, _ = torch.cuda.mem_get_info(torch.device(self.device))
+        # Leave most of the memory to the networks and activations.
+        return array.nbytes < 0.5 * free
 
     # -- training -------------------------------------------------------------
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
