@@ -265,3 +265,13 @@ def test_latent_mutual_info_score_matches_sklearn_on_each_pair(mixed_code):
             expected = 0.0 if a == b else mutual_info_score(codes[a], codes[b])
             assert details["mutual_information"][a, b] == pytest.approx(expected, abs=1e-12)
     assert details["score"] == pytest.approx(details["mutual_information"].sum() / 12)
+
+
+def test_explicitness_fitted_in_parallel_equals_serial(mixed_code):
+    Z, factors = mixed_code
+    kwargs = {"n_train": 500, "n_test": 300, "random_state": 3, "return_details": True}
+    serial = modularity_explicitness_score(Z, factors, **kwargs)
+    parallel = modularity_explicitness_score(Z, factors, n_jobs=2, **kwargs)
+    np.testing.assert_array_equal(
+        serial["explicitness_per_factor"], parallel["explicitness_per_factor"]
+    )

@@ -1,0 +1,178 @@
+"""Time each metric at the default protocol sizes on precomputed codes against disentanglement_lib.
+
+Part (b) of the metrics benchmark: no model is involved. The codes are the "rotated"
+representation of ``compare_disentanglement_lib.py`` on dSprites' factor grid (737,280
+rows, 10 latents), used whole as this package's labelled pool; the reference samples
+factors from the same grid and looks the codes up batch by batch, as its protocol does
+with a representation function. Both run one after the other in this process's machine,
+with seed 0, at the sample sizes of Locatello et al. (2019).
+
+DCI is timed three ways: the reference's ``GradientBoostingClassifier`` serially and in
+parallel across factors (``n_jobs=-1``), and the faster ``importance="hist_gbt"``, whose
+disentanglement, completeness and informativeness are printed next to the exact ones.
+
+    .venv/bin/python benchmarks/bench_metrics.py --reference-python /tmp/dlib/bin/python
+
+(see compare_disentanglement_lib.py for the throwaway reference environment). Without
+``--reference-python`` only this package is timed. Writes
+``benchmarks/results/bench_metrics.json``.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from compare_disentanglement_lib import (  # noqa: E402
+    DATA_FILE,
+    REPRESENTATIONS,
+    RESULTS,
+    grid_factors,
+    make_codes,
+)
+
+REPRESENTATION = "rotated"
+REFERENCE_TIMES = RESULTS / "bench_metrics_reference_raw.json"
+OUTPUT = RESULTS / "bench_metrics.json"
+
+
+def our_calls(n_jobs):
+    from sklearn_dvae.metrics import (
+        beta_vae_score,
+        dci_score,
+        factor_vae_score,
+        gaussian_total_correlation,
+        gaussian_wasserstein_correlation,
+        irs_score,
+        latent_mutual_info_score,
+        mig_score,
+        modularity_explicitness_score,
+        sap_score,
+    )
+
+    def dci(Z, F, **kwargs):
+        d = dci_score(Z, F, random_state=0, return_details=True, **kwargs)
+        return {
+            "disentanglement": d["disentanglement"],
+            "completeness": d["completeness"],
+            "informativeness": d["informativeness_test"],
+        }
+
+    def unsupervised(Z, F):
+        return {
+            "total_correlation": gaussian_total_correlation(Z, random_state=0),
+            "wasserstein": gaussian_wasserstein_correlation(Z, random_state=0),
+            "mutual_info": latent_mutual_info_score(Z, random_state=0),
+        }
+
+    # (name, reference metric it is timed against, call)
+    return [
+        ("beta_vae", "beta_vae", lambda Z, F: beta_vae_score(Z, F, random_state=0)),
+        ("factor_vae", "factor_vae", lambda Z, F: factor_vae_score(Z, F, random_state=0)),
+        ("mig", "mig", lambda Z, F: mig_score(Z, F, random_state=0)),
+        ("sap", "sap", lambda Z, F: sap_score(Z, F, random_state=0)),
+        (
+            "modularity_explicitness",
+            "modularity_explicitness",
+            lambda Z, F: modularity_explicitness_score(Z, F, random_state=0),
+        ),
+        (
+            f"modularity_explicitness (n_jobs={n_jobs})",
+            "modularity_explicitness",
+            lambda Z, F: modularity_explicitness_score(Z, F, n_jobs=n_jobs, random_state=0),
+        ),
+        (
+            "irs",
+            "irs",
+            lambda Z, F: irs_score(Z, F, continuous_factors=True, random_state=0),
+        ),
+        ("unsupervised (all three)", "unsupervised", unsupervised),
+        ("dci gbt (serial)", "dci", lambda Z, F: dci(Z, F)),
+        (f"dci gbt (n_jobs={n_jobs})", "dci", lambda Z, F: dci(Z, F, n_jobs=n_jobs)),
+        (
+            f"dci hist_gbt (n_jobs={n_jobs})",
+            "dci",
+            lambda Z, F: dci(Z, F, importance="hist_gbt", n_jobs=n_jobs),
+        ),
+    ]
+
+
+def time_reference(python):
+    command = [python, str(HERE / "compare_disentanglement_lib.py"), "--role", "reference",
+               "--seeds", "1", "--dci-seeds", "1", "--representations", REPRESENTATION,
+               "--reference-output", str(REFERENCE_TIMES)]  # fmt: skip
+    subprocess.run(command, check=True)
+    raw = json.loads(REFERENCE_TIMES.read_text())
+    return {key.split("/")[1]: runs[0] for key, runs in raw.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference-python", default=os.environ.get("DLIB_PYTHON"))
+    parser.add_argument("--repeats", type=int, default=3, help="runs per fast metric (median)")
+    parser.add_argument("--n-jobs", type=int, default=-1)
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    factors = grid_factors()
+    if not DATA_FILE.exists():
+        np.savez(DATA_FILE, **{name: make_codes(name, factors) for name in REPRESENTATIONS})
+    Z = np.load(DATA_FILE)[REPRESENTATION]
+
+    reference = time_reference(args.reference_python) if args.reference_python else {}
+    rows = []
+    for name, reference_name, call in our_calls(args.n_jobs):
+        repeats = 1 if name.startswith("dci") or "modularity" in name else args.repeats
+        seconds, value = [], None
+        for _ in range(repeats):
+            start = time.perf_counter()
+            value = call(Z, factors)
+            seconds.append(time.perf_counter() - start)
+        ours = float(np.median(seconds))
+        ref = reference.get(reference_name, {}).get("seconds")
+        rows.append(
+            {
+                "metric": name,
+                "reference_seconds": ref,
+                "ours_seconds": ours,
+                "speed_up": ref / ours if ref else None,
+                "value": value,
+            }
+        )
+        reference_text = f"{ref:8.3f} s" if ref else "-"
+        print(f"{name:34s} ours {ours:8.3f} s   reference {reference_text}", flush=True)
+
+    print("\n| metric | disentanglement_lib (s) | sklearn_dvae (s) | speed-up |")
+    print("|---|---|---|---|")
+    for row in rows:
+        ref = row["reference_seconds"]
+        speed_up = f"{row['speed_up']:.1f}x" if row["speed_up"] else "-"
+        ref_text = f"{ref:.2f}" if ref else "-"
+        print(f"| {row['metric']} | {ref_text} | {row['ours_seconds']:.3f} | {speed_up} |")
+    dci_rows = [row for row in rows if row["metric"].startswith("dci")]
+    print("\n| DCI variant | disentanglement | completeness | informativeness |")
+    print("|---|---|---|---|")
+    if "dci" in reference:
+        r = reference["dci"]
+        print(
+            f"| reference (gbt) | {r['score']:.4f} | {r['completeness']:.4f} | "
+            f"{r['informativeness']:.4f} |"
+        )
+    for row in dci_rows:
+        v = row["value"]
+        print(
+            f"| {row['metric']} | {v['disentanglement']:.4f} | {v['completeness']:.4f} | "
+            f"{v['informativeness']:.4f} |"
+        )
+    OUTPUT.write_text(json.dumps({"rows": rows, "reference": reference}, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
