@@ -16,6 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._memory import tune_malloc
 from ._net import VAENet, to_tensor_batch
 from ._parallel import limited_torch_threads
 from .nn import VAEModule, VAEOutput
@@ -496,6 +497,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             max_epochs=self.max_epochs,
             verbose=self.verbose,
         )
+        tune_malloc()
         with self._rng_scope(self.device_), limited_torch_threads():
             net.partial_fit(X, epochs=epochs)
         return self
