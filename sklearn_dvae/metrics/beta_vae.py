@@ -165,5 +165,7 @@ def _sample_points(Z, groups, batch_size, n_points, rng):
         held = np.broadcast_to(labels[start:stop, np.newaxis], (stop - start, batch_size))
         first = rng.randint(groups.n_samples, size=held.shape)
         second = groups.same_value_rows(held, first, None, rng)
-        points[start:stop] = np.abs(Z[first] - Z[second]).mean(axis=1)
+        # np.take gathers rows about twice as fast as fancy indexing with a 2-D index.
+        difference = np.take(Z, first, axis=0) - np.take(Z, second, axis=0)
+        points[start:stop] = np.abs(difference, out=difference).mean(axis=1)
     return points, labels

@@ -202,7 +202,7 @@ def _vote_matrix(Z, active_index, active_std, groups, batch_size, n_votes, rng):
         stop = min(start + _CHUNK, n_votes)
         rows = groups.same_value_rows(held[start:stop], anchors[start:stop], batch_size, rng)
         # Only the batch rows are gathered and scaled, never the whole pool.
-        batch = Z[rows]
+        batch = np.take(Z, rows, axis=0)
         if active_index.size < n_latents:
             batch = batch[..., active_index]
         batch /= active_std
