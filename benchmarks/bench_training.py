@@ -1,0 +1,197 @@
+"""Training steps per second of each model against a bare PyTorch loop of the same network.
+
+For every model the package's ``partial_fit`` (skorch net, callbacks, history, per-term
+logging, finiteness checks) and a bare loop (the same ``VAEModule``, the same loss
+function, the same optimizer and batch size, plain indexing of the same uint8 array)
+run in alternating blocks in one process, so machine load affects both alike; the
+table reports the median time per step of each and their ratio (package steps/s
+divided by bare steps/s: 1.0 means no framework cost). Also reported: the time to
+encode the data with ``transform`` against a bare ``no_grad`` loop, and the peak
+resident memory. Conv 64x64 network, batch 64, as in the published setting.
+
+    python benchmarks/bench_training.py [--device cuda] [--blocks 5] [--steps 20]
+
+Writes ``benchmarks/results/bench_training_<device>.json``. Not a test.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sklearn_dvae import DIPVAE, BetaTCVAE, BetaVAE, CHyVAE, FactorVAE
+from sklearn_dvae.nn import permute_dims
+
+MODELS = {
+    "BetaVAE": lambda **kw: BetaVAE(beta=4.0, **kw),
+    "FactorVAE": lambda **kw: FactorVAE(gamma=35.0, **kw),
+    "DIPVAE": lambda **kw: DIPVAE(lambda_od=10.0, **kw),
+    "BetaTCVAE": lambda **kw: BetaTCVAE(beta=6.0, **kw),
+    "CHyVAE": lambda **kw: CHyVAE(nu=200.0, **kw),
+}
+
+
+def _sync(device):
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def bare_steps(estimator, X, n_steps, batch_size, device, state):
+    """The same network, loss and optimizer driven by a plain loop; seconds per step."""
+    module = estimator.net_.module_
+    if "optimizer" not in state:
+        state["optimizer"] = torch.optim.Adam(module.parameters(), lr=estimator.lr)
+        if isinstance(estimator, FactorVAE):
+            state["discriminator"] = estimator.net_.discriminator_
+            state["d_optimizer"] = torch.optim.Adam(
+                state["discriminator"].parameters(), lr=1e-4, betas=(0.5, 0.9)
+            )
+    optimizer = state["optimizer"]
+    factor = isinstance(estimator, FactorVAE)
+    rows_per_step = 2 * batch_size if factor else batch_size
+    order = torch.randperm(len(X)).numpy()
+    module.train()
+    _sync(device)
+    start = time.perf_counter()
+    for step in range(n_steps):
+        rows = order[(step * rows_per_step) % (len(X) - rows_per_step) :][:rows_per_step]
+        x = torch.from_numpy(X[np.sort(rows)]).to(device)
+        x_vae, x_other = (x[:batch_size], x[batch_size:]) if factor else (x, None)
+        if factor:
+            state["discriminator"].requires_grad_(False)
+        out = module(x_vae)
+        loss, _ = estimator._loss(out, step=step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if factor:
+            discriminator = state["discriminator"]
+            discriminator.requires_grad_(True)
+            with torch.no_grad():
+                mu, logvar = module.encode(module.prepare(x_other))
+                z_perm = permute_dims(module.reparameterize(mu, logvar))
+            logits_real, logits_perm = discriminator(out.z.detach()), discriminator(z_perm)
+            zeros = torch.zeros(len(logits_real), dtype=torch.long, device=x.device)
+            d_loss = 0.5 * (
+                F.cross_entropy(logits_real, zeros) + F.cross_entropy(logits_perm, 1 - zeros)
+            )
+            state["d_optimizer"].zero_grad(set_to_none=True)
+            d_loss.backward()
+            state["d_optimizer"].step()
+        loss.item()  # the package logs each step's loss: the same host sync
+    _sync(device)
+    return (time.perf_counter() - start) / n_steps
+
+
+def package_steps(estimator, X, n_steps, device):
+    before = estimator.training_steps_
+    _sync(device)
+    start = time.perf_counter()
+    estimator.partial_fit(X, epochs=1)
+    _sync(device)
+    return (time.perf_counter() - start) / (estimator.training_steps_ - before)
+
+
+def bare_encode(estimator, X, device):
+    module = estimator.net_.module_
+    module.eval()
+    start = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(X), estimator.batch_size):
+            module.encode(
+                module.prepare(torch.from_numpy(X[i : i + estimator.batch_size]).to(device))
+            )
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--blocks", type=int, default=5, help="alternating blocks per model")
+    parser.add_argument("--steps", type=int, default=20, help="training steps per block")
+    parser.add_argument("--models", nargs="*", default=list(MODELS))
+    args = parser.parse_args()
+    batch_size = 64
+    rng = np.random.default_rng(0)
+    # dSprites-like binary images; the content does not change the cost of a step.
+    n_rows = args.steps * batch_size
+    X = (rng.random((2 * n_rows, 64, 64)) > 0.957).astype(np.uint8)
+
+    results = {}
+    for name in args.models:
+        kwargs = dict(
+            latent_dim=10, lr=1e-4, batch_size=batch_size, device=args.device, random_state=0
+        )
+        estimator = MODELS[name](**kwargs)
+        # FactorVAE draws two batches per step: give it twice the rows per epoch.
+        data = X if name == "FactorVAE" else X[:n_rows]
+        estimator.fit(data[: 2 * batch_size * 2])  # build, warm up allocator and kernels
+        state = {}
+        bare_steps(estimator, data, 3, batch_size, args.device, state)
+        package, bare = [], []
+        for _ in range(args.blocks):
+            package.append(package_steps(estimator, data, args.steps, args.device))
+            bare.append(bare_steps(estimator, data, args.steps, batch_size, args.device, state))
+        package_s, bare_s = statistics.median(package), statistics.median(bare)
+        _sync(args.device)
+        start = time.perf_counter()
+        estimator.transform(X)
+        _sync(args.device)
+        encode_package = time.perf_counter() - start
+        encode_bare = bare_encode(estimator, X, args.device)
+        results[name] = {
+            "package_s_per_step": package_s,
+            "bare_s_per_step": bare_s,
+            "package_steps_per_s": 1 / package_s,
+            "bare_steps_per_s": 1 / bare_s,
+            "ratio": bare_s / package_s,
+            "encode_package_s": encode_package,
+            "encode_bare_s": encode_bare,
+            "n_encoded": len(X),
+        }
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    device_peak = (
+        torch.cuda.max_memory_allocated() / 2**20 if args.device.startswith("cuda") else None
+    )
+    print(
+        f"device {args.device}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
+        f"threads {torch.get_num_threads()}, load {os.getloadavg()[0]:.2f}; conv 64x64, "
+        f"batch {batch_size}; {args.blocks} alternating blocks of {args.steps} steps"
+    )
+    header = f"{'model':<11}{'package steps/s':>17}{'bare steps/s':>14}{'ratio':>8}"
+    print(header + f"{'encode pkg/bare (s)':>22}")
+    for name, r in results.items():
+        print(
+            f"{name:<11}{r['package_steps_per_s']:>17.2f}{r['bare_steps_per_s']:>14.2f}"
+            f"{r['ratio']:>8.3f}{r['encode_package_s']:>13.2f} / {r['encode_bare_s']:.2f}"
+        )
+    print(
+        f"peak resident memory {peak_mb:.0f} MB"
+        + (f", peak device memory {device_peak:.0f} MB" if device_peak else "")
+    )
+    out = Path(__file__).resolve().parent / "results" / f"bench_training_{args.device}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "results": results,
+                "peak_rss_mb": peak_mb,
+                "peak_device_mb": device_peak,
+                "device": args.device,
+                "load": os.getloadavg()[0],
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
