@@ -60,7 +60,7 @@ def main():
             "factor_vae", n_train=2000, n_eval=1000, n_variance_estimate=1000, **small
         ),
         "sap": make_disentanglement_scorer("sap", n_train=600, n_test=300, **small),
-        "mig": make_disentanglement_scorer("mig", n_train=600, **small),
+        "mig": make_disentanglement_scorer("mig", n_samples=600, **small),
     }
     cv = list(StratifiedKFold(2, shuffle=True, random_state=0).split(X, y[:, 0]))
     search = RandomizedSearchCV(
