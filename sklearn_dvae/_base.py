@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._memory import tune_malloc
-from ._net import VAENet, to_tensor_batch
+from ._net import VAENet, is_lazy_array, sample_rows, to_tensor_batch, value_range
 from ._parallel import limited_torch_threads
 from .nn import VAEModule, VAEOutput
 
@@ -255,15 +255,18 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "Reshape your data with X.reshape(-1, 1) for a single feature or "
                 "X.reshape(1, -1) for a single sample."
             )
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=[np.float32, np.float64, np.uint8],
-            allow_nd=True,
-            ensure_min_samples=2 if reset else 1,
-            ensure_min_features=1,
-        )
+        if is_lazy_array(X):
+            X = self._check_lazy_X(X, reset)
+        else:
+            X = validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype=[np.float32, np.float64, np.uint8],
+                allow_nd=True,
+                ensure_min_samples=2 if reset else 1,
+                ensure_min_features=1,
+            )
         if X.ndim > 4:
             raise ValueError(
                 f"X must have 2 to 4 dimensions (samples, then features or image axes), "
@@ -273,6 +276,42 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise ValueError(
                 f"X has samples of shape {tuple(X.shape[1:])}, but {type(self).__name__} was "
                 f"fitted on samples of shape {self.input_shape_}."
+            )
+        return X
+
+    def _check_lazy_X(self, X, reset):
+        """Checks for data read on demand (h5py datasets, LazyImages): never read it whole.
+
+        Shape and dtype are checked on the whole; values on a sample of rows. A NaN
+        elsewhere still stops training, naming the step, through the loss check.
+        """
+        if np.dtype(X.dtype) not in (
+            np.dtype(np.uint8),
+            np.dtype(np.float32),
+            np.dtype(np.float64),
+        ):
+            raise TypeError(
+                f"Data read on demand must be uint8, float32 or float64, got {X.dtype}."
+            )
+        if X.ndim < 2:
+            raise ValueError(f"Expected at least 2 dimensions, got shape {tuple(X.shape)}.")
+        minimum = 2 if reset else 1
+        if len(X) < minimum:
+            raise ValueError(
+                f"Found array with {len(X)} sample(s) (shape={tuple(X.shape)}) while a "
+                f"minimum of {minimum} is required."
+            )
+        sample = sample_rows(X)
+        if sample.dtype.kind == "f" and not np.all(np.isfinite(sample)):
+            raise ValueError("Input X contains NaN or infinity (found in a sample of its rows).")
+        if reset:
+            self.n_features_in_ = int(X.shape[1])
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
             )
         return X
 
@@ -320,7 +359,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if X.dtype != np.uint8:
             return 1.0
         # The official dSprites file stores its binary images as 0/1, not 0/255.
-        return 1.0 if int(X.max()) <= 1 else 1.0 / 255.0
+        return 1.0 if value_range(X)[1] <= 1 else 1.0 / 255.0
 
     def _resolve_likelihood(self, X):
         if self.likelihood == "gaussian":
@@ -329,13 +368,13 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             in_unit_range = True
         else:
             # Allow float rounding (MinMaxScaler's output can exceed 1 by an ulp).
-            low, high = float(X.min()), float(X.max())
+            low, high = value_range(X)
             in_unit_range = low >= -_UNIT_RANGE_TOLERANCE and high <= 1.0 + _UNIT_RANGE_TOLERANCE
         if self.likelihood == "bernoulli" and not in_unit_range:
             raise ValueError(
                 "likelihood='bernoulli' needs values in [0, 1], but X ranges over "
-                f"[{float(X.min())}, {float(X.max())}]. Scale X to [0, 1] (e.g. with "
-                "MinMaxScaler) or use likelihood='gaussian'."
+                f"[{low}, {high}]. Scale X to [0, 1] (e.g. with MinMaxScaler) or use "
+                "likelihood='gaussian'."
             )
         return "bernoulli" if in_unit_range else "gaussian"
 
@@ -563,7 +602,8 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ------------------------------------------------------------------ inference
     def _batches(self, X):
         for start in range(0, len(X), self.batch_size):
-            yield to_tensor_batch(X[start : start + self.batch_size]).to(self.net_.device)
+            batch = np.asarray(X[start : start + self.batch_size])
+            yield to_tensor_batch(batch).to(self.net_.device)
 
     @torch.no_grad()
     def _encode(self, X):

@@ -7,6 +7,7 @@ small estimator subclass with its hyperparameters and its regulariser.
 """
 
 import numpy as np
+import scipy.sparse
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
@@ -86,7 +87,7 @@ class ArrayBatches:
             if not self.shuffle:
                 # Contiguous slices avoid a gather on the evaluation path.
                 rows = slice(int(rows[0]), int(rows[-1]) + 1) if _is_contiguous(rows) else rows
-            yield to_tensor_batch(self.X[rows]), None
+            yield to_tensor_batch(read_rows(self.X, rows)), None
 
     def _iter_resident(self):
         if self._resident is None:
@@ -96,6 +97,43 @@ class ArrayBatches:
         for batch_index in range(len(self)):
             rows = order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
             yield self._resident.index_select(0, rows), None
+
+
+def is_lazy_array(X):
+    """Whether ``X`` is an array-like read on demand (h5py dataset, LazyImages, ...)."""
+    return (
+        not isinstance(X, np.ndarray)
+        and not scipy.sparse.issparse(X)
+        and all(hasattr(X, name) for name in ("shape", "dtype", "ndim", "__getitem__"))
+        and not hasattr(X, "__array_namespace__")
+        and not hasattr(X, "iloc")
+        and not isinstance(X, torch.Tensor)
+    )
+
+
+def read_rows(X, rows):
+    """Rows of an array or an array-like read on demand, in the order asked for.
+
+    h5py reads only increasing, unique indices: read those, then reorder.
+    """
+    if isinstance(X, np.ndarray) or isinstance(rows, slice):
+        return np.asarray(X[rows])
+    rows = np.asarray(rows)
+    unique, inverse = np.unique(rows, return_inverse=True)
+    return np.asarray(X[unique])[inverse]
+
+
+def sample_rows(X, n_rows=1024):
+    """Up to ``n_rows`` rows spread evenly over ``X`` (the whole of ``X`` if smaller)."""
+    if len(X) <= n_rows:
+        return np.asarray(X[:])
+    return read_rows(X, np.linspace(0, len(X) - 1, n_rows).astype(np.int64))
+
+
+def value_range(X):
+    """``(min, max)`` of an in-memory array, or of a sample of rows of a lazy one."""
+    values = sample_rows(X) if is_lazy_array(X) else X
+    return float(values.min()), float(values.max())
 
 
 def copy_to_device(array, device, chunk_bytes=64 << 20):
@@ -197,6 +235,8 @@ class VAENet(NeuralNet):
 
     def _keep_data_on_device(self, array):
         """Whether to copy the training data to the device once (see `resident_data`)."""
+        if not isinstance(array, np.ndarray):
+            return False  # data read on demand stays where it is
         if self.resident_data != "auto":
             return bool(self.resident_data)
         if not str(self.device).startswith("cuda") or not torch.cuda.is_available():
@@ -288,6 +328,8 @@ def _as_array_view(dataset):
     if isinstance(dataset, Subset):
         indices = np.asarray(dataset.indices)
         dataset = dataset.dataset
-    if isinstance(dataset, Dataset) and isinstance(dataset.X, np.ndarray):
+    if isinstance(dataset, Dataset) and (
+        isinstance(dataset.X, np.ndarray) or is_lazy_array(dataset.X)
+    ):
         return dataset.X, indices
     return None, None
