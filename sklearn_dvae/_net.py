@@ -194,10 +194,11 @@ class VAENet(NeuralNet):
     #: take less than half its free memory), True or False.
     resident_data = "auto"
 
-    def __init__(self, *args, objective, seed=None, **kwargs):
+    def __init__(self, *args, objective, seed=None, autocast_dtype=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.objective = objective
         self.seed = seed
+        self.autocast_dtype = autocast_dtype
 
     @property
     def _default_callbacks(self):
@@ -247,6 +248,18 @@ class VAENet(NeuralNet):
         return array.nbytes < 0.5 * free
 
     # -- training -------------------------------------------------------------
+    def infer(self, x, **fit_params):
+        """Forward pass, under autocast when asked; the loss then sees float32 outputs."""
+        if self.autocast_dtype is None:
+            return super().infer(x, **fit_params)
+        device_type = torch.device(self.device).type
+        with torch.autocast(device_type=device_type, dtype=self.autocast_dtype):
+            output = super().infer(x, **fit_params)
+        # Losses, reductions and the regularisers' linear algebra run in float32.
+        return type(output)(
+            *(t.float() if torch.is_tensor(t) and t.is_floating_point() else t for t in output)
+        )
+
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         if training and self.seed is not None:
             torch.manual_seed(epoch_seed(self.seed, len(self.history)))

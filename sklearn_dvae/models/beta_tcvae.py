@@ -38,7 +38,7 @@ class BetaTCVAE(DisentangledVAE):
         ``N`` in the estimators; None uses the number of rows given to ``fit``.
     latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
 max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start
+warm_start, precision
         As in `BetaVAE`. ``batch_size`` must be at least 2.
 
     Attributes
@@ -128,6 +128,7 @@ warm_start
         callbacks=None,
         train_split=None,
         warm_start=False,
+        precision="float32",
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -145,6 +146,7 @@ warm_start
             callbacks=callbacks,
             train_split=train_split,
             warm_start=warm_start,
+            precision=precision,
         )
         self.beta = beta
         self.alpha = alpha

@@ -54,6 +54,8 @@ class BetaVAE(DisentangledVAE):
         skorch train/validation split.
     warm_start : bool, default=False
         Continue training on repeated ``fit``.
+    precision : {"float32", "bfloat16"}, default="float32"
+        Autocast dtype of the networks during training (see `DisentangledVAE`).
 
     Attributes
     ----------
@@ -112,6 +114,7 @@ class BetaVAE(DisentangledVAE):
         callbacks=None,
         train_split=None,
         warm_start=False,
+        precision="float32",
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -129,6 +132,7 @@ class BetaVAE(DisentangledVAE):
             callbacks=callbacks,
             train_split=train_split,
             warm_start=warm_start,
+            precision=precision,
         )
         self.beta = beta
 
@@ -155,7 +159,7 @@ class AnnealedVAE(DisentangledVAE):
         Steps over which the capacity rises from 0 to ``c_max``.
     latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
 max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start
+warm_start, precision
         As in `BetaVAE`.
 
     Attributes
@@ -221,6 +225,7 @@ warm_start
         callbacks=None,
         train_split=None,
         warm_start=False,
+        precision="float32",
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -238,6 +243,7 @@ warm_start
             callbacks=callbacks,
             train_split=train_split,
             warm_start=warm_start,
+            precision=precision,
         )
         self.gamma = gamma
         self.c_max = c_max

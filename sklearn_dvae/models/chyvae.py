@@ -33,7 +33,7 @@ class CHyVAE(DisentangledVAE):
         ``latent_dim + 1`` so that ``E[Sigma] = I`` exists.
     latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
 max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start
+warm_start, precision
         As in `BetaVAE`.
 
     Attributes
@@ -109,6 +109,7 @@ warm_start
         callbacks=None,
         train_split=None,
         warm_start=False,
+        precision="float32",
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -126,6 +127,7 @@ warm_start
             callbacks=callbacks,
             train_split=train_split,
             warm_start=warm_start,
+            precision=precision,
         )
         self.nu = nu
 

@@ -92,7 +92,7 @@ class DIPVAE(DisentangledVAE):
         Which covariance is regularised.
     latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
 max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start
+warm_start, precision
         As in `BetaVAE`. ``batch_size`` must be at least 2.
 
     Attributes
@@ -166,6 +166,7 @@ warm_start
         callbacks=None,
         train_split=None,
         warm_start=False,
+        precision="float32",
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -183,6 +184,7 @@ warm_start
             callbacks=callbacks,
             train_split=train_split,
             warm_start=warm_start,
+            precision=precision,
         )
         self.lambda_od = lambda_od
         self.lambda_d = lambda_d
