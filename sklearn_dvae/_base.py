@@ -113,6 +113,16 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     -----
     Reconstruction terms are summed over features and averaged over the batch,
     so hyperparameter values transfer from the papers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_dvae import DisentangledVAE
+    >>> X = np.random.default_rng(0).random((100, 8)).astype(np.float32)
+    >>> vae = DisentangledVAE(latent_dim=2, hidden_units=(16,), max_epochs=2,
+    ...                       random_state=0).fit(X)
+    >>> vae.transform(X).shape, vae.inverse_transform(vae.transform(X)).shape
+    ((100, 2), (100, 8))
     """
 
     _parameter_constraints = {

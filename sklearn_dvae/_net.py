@@ -20,6 +20,15 @@ class TrainingDivergedError(FloatingPointError):
 
     The parameters are those from before the offending step: the update that
     would have used the non-finite loss is never applied.
+
+    Examples
+    --------
+    A diverged run is a ``FloatingPointError``; catch it around ``fit``, e.g. to
+    retry with a smaller learning rate:
+
+    >>> from sklearn_dvae import TrainingDivergedError
+    >>> issubclass(TrainingDivergedError, FloatingPointError)
+    True
     """
 
 
@@ -184,8 +193,22 @@ class VAENet(NeuralNet):
         whose ``_loss_term_names`` lists the terms logged in ``history``.
     seed : int or None
         Seed of the run (see `epoch_seed`), or None for an unseeded run.
+    autocast_dtype : torch.dtype or None, default=None
+        Run the training forward pass under ``torch.autocast`` with this dtype
+        (the estimator's ``precision="bfloat16"``); None runs it in float32.
     **kwargs
         Passed to `skorch.NeuralNet`.
+
+    Examples
+    --------
+    Every estimator builds its net in ``fit`` and keeps it as ``net_``:
+
+    >>> import numpy as np
+    >>> from sklearn_dvae import BetaVAE, VAENet
+    >>> X = np.random.default_rng(0).random((64, 4)).astype(np.float32)
+    >>> vae = BetaVAE(latent_dim=2, hidden_units=(8,), max_epochs=1, random_state=0).fit(X)
+    >>> isinstance(vae.net_, VAENet), vae.net_.objective is vae
+    (True, True)
     """
 
     #: Mini-batches consumed by one training step (FactorVAE uses two).

@@ -75,6 +75,19 @@ class DisentanglementScorer:
         ``-1`` for metrics where lower is better.
     kwargs : dict
         Keyword arguments of the metric.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_dvae.metrics import DisentanglementScorer, make_disentanglement_scorer
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 5, size=(500, 2))
+    >>> Z = y + 0.01 * rng.standard_normal((500, 2))
+    >>> scorer = make_disentanglement_scorer("mig")
+    >>> isinstance(scorer, DisentanglementScorer)
+    True
+    >>> round(scorer.score_representation(Z, y), 2)
+    0.98
     """
 
     def __init__(self, metric, key, sign, kwargs):
@@ -286,6 +299,11 @@ def get_scorer(name):
 
 def get_scorer_names():
     """Names accepted by :func:`get_scorer`: this package's, then scikit-learn's.
+
+    Returns
+    -------
+    names : list of str
+        This package's scorer names (sorted), then scikit-learn's (sorted).
 
     Examples
     --------

@@ -32,6 +32,16 @@ class VAEOutput(NamedTuple):
     scale_tril : torch.Tensor of shape (batch_size, latent_dim, latent_dim) or None
         Cholesky factor of the posterior covariance for a full-covariance
         posterior; None for a diagonal one.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_dvae.nn import VAEModule
+    >>> module = VAEModule((6,), latent_dim=2, architecture="mlp",
+    ...                    likelihood="gaussian", hidden_units=(8,))
+    >>> out = module(torch.zeros(4, 6))
+    >>> out.scale_tril is None, tuple(out.mu.shape)
+    (True, (4, 2))
     """
 
     x: torch.Tensor
