@@ -6,10 +6,10 @@ runs offline with warnings as errors, so nothing here fetches anything (no
 intersphinx inventories).
 """
 
+import inspect
 import os
 import re
 import sys
-import warnings
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
@@ -17,10 +17,6 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
 
 import sklearn_dvae  # noqa: E402
-
-# Examples draw their figures headless.
-os.environ.setdefault("MPLBACKEND", "Agg")
-warnings.filterwarnings("ignore", category=DeprecationWarning, module="skorch")
 
 # -- Project -----------------------------------------------------------------------
 project = "sklearn-dvae"
@@ -64,22 +60,16 @@ numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False
 
-# Autosummary writes one page per public object into gen_modules/; start from an empty
-# folder so that a name removed from the package leaves no orphan page behind (an
-# orphan page is a warning, and warnings are errors here). sphinx-gallery's
-# back-references live in gen_modules/backreferences and are rewritten every build.
-_GENERATED = DOCS / "gen_modules"
-_GENERATED.mkdir(exist_ok=True)
-for _stale in _GENERATED.glob("*.rst"):
-    _stale.unlink()
+GENERATED = DOCS / "gen_modules"
 
 
-def write_plotting_reference(path):
-    """Write the API page of ``sklearn_dvae.plotting`` from the module's ``__all__``.
+def plotting_reference():
+    """The API page of ``sklearn_dvae.plotting``, listing the module's ``__all__``.
 
     The plotting module needs matplotlib (the ``plot`` extra) and is younger than the
     rest of the package: the page lists whatever the module exports, or says that it
-    is not installed, so the build neither misses a new function nor breaks without it.
+    cannot be imported, so the build neither misses a new function nor breaks without
+    it.
     """
     title = "``sklearn_dvae.plotting``: figures"
     lines = [".. _api_plotting:", "", title, "=" * len(title), ""]
@@ -92,29 +82,38 @@ def write_plotting_reference(path):
             '``pip install "sklearn-dvae[plot]"``.',
             "",
         ]
-    else:
-        names = [name for name in getattr(plotting, "__all__", []) if not name.startswith("_")]
-        lines += [
-            ".. automodule:: sklearn_dvae.plotting",
-            "   :no-members:",
-            "   :no-index:",
-            "",
-            "Every function returns a matplotlib ``Figure``; matplotlib is the ``plot`` extra.",
-            "",
-            ".. currentmodule:: sklearn_dvae.plotting",
-            "",
-            ".. autosummary::",
-            "   :toctree: .",
-            "   :template: function.rst",
-            "   :nosignatures:",
-            "",
-        ]
-        lines += [f"   {name}" for name in names]
-        lines.append("")
-    path.write_text("\n".join(lines))
+        return "\n".join(lines)
+    names = [name for name in getattr(plotting, "__all__", []) if not name.startswith("_")]
+    lines += [
+        ".. automodule:: sklearn_dvae.plotting",
+        "   :no-members:",
+        "   :no-index:",
+        "",
+        ".. currentmodule:: sklearn_dvae.plotting",
+        "",
+    ]
+    classes = [name for name in names if inspect.isclass(getattr(plotting, name))]
+    functions = [name for name in names if name not in classes]
+    for template, members in (("class.rst", classes), ("function.rst", functions)):
+        if members:
+            lines += [".. autosummary::", "   :toctree: .", f"   :template: {template}"]
+            lines += ["   :nosignatures:", ""] + [f"   {name}" for name in members] + [""]
+    return "\n".join(lines)
 
 
-write_plotting_reference(_GENERATED / "api_plotting.rst")
+def prepare_generated_pages(app, config):
+    """Empty gen_modules/ of generated pages, then write the plotting API page.
+
+    Autosummary writes one page per public object into gen_modules/; starting from an
+    empty folder means that a name removed from the package leaves no orphan page
+    behind (an orphan page is a warning, and warnings are errors here).
+    sphinx-gallery's back-references live in gen_modules/backreferences and are
+    rewritten every build. Runs before autosummary generates its pages.
+    """
+    GENERATED.mkdir(exist_ok=True)
+    for stale in GENERATED.glob("*.rst"):
+        stale.unlink()
+    (GENERATED / "api_plotting.rst").write_text(plotting_reference())
 
 
 def _defining_module(obj):
@@ -160,6 +159,7 @@ def escape_type_markup(app, what, name, obj, options, lines):
 
 
 def setup(app):
+    app.connect("config-inited", prepare_generated_pages)
     app.connect("autodoc-skip-member", skip_foreign_members)
     # Before numpydoc (priority 500) turns the sections into reST.
     app.connect("autodoc-process-docstring", escape_type_markup, priority=400)
