@@ -4,6 +4,7 @@ Cheap checks on the sources only; ``make docs`` builds the pages themselves (wit
 warnings as errors), which is too slow for the test suite.
 """
 
+import ast
 import importlib
 import importlib.util
 import inspect
@@ -12,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
 API_PAGES = sorted((DOCS / "api").glob("*.rst"))
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if not p.name.startswith("_"))
 
 # Modules whose __all__ is public API, documented in docs/api/ by hand.
 REFERENCED_MODULES = [
@@ -165,3 +168,17 @@ def test_every_user_guide_and_metric_page_is_reachable_from_a_toctree():
     for page in pages:
         if page.stem != "index":
             assert re.search(rf"^   {page.stem}$", toctrees, flags=re.MULTILINE), page
+
+
+def test_the_gallery_has_its_header():
+    assert (ROOT / "examples" / "README.rst").is_file()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_opens_with_a_titled_docstring(path):
+    # sphinx-gallery stops the docs build on an example without one, executed or not.
+    docstring = ast.get_docstring(ast.parse(path.read_text()), clean=True)
+    assert docstring, "no module docstring"
+    title, underline = (docstring.splitlines() + [""])[:2]
+    assert title.strip() and re.fullmatch(r"=+", underline), "no title underlined with ="
+    assert len(underline) >= len(title.strip()), "the title's underline is too short"
