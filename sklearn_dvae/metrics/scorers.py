@@ -203,6 +203,15 @@ def make_disentanglement_scorer(metric, *, key=None, greater_is_better=None, **k
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
         parameters = {}
+    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    unknown = sorted(set(kwargs) - set(parameters)) if parameters and not accepts_any else []
+    if unknown:
+        # Caught here, not as a NaN error_score for every candidate of a search.
+        known = [n for n in parameters if n not in ("Z", "factors", "return_details")]
+        raise TypeError(
+            f"{getattr(function, '__name__', function)!s} got unexpected keyword argument(s) "
+            f"{unknown}; it accepts {known}."
+        )
     if "random_state" in parameters and "random_state" not in kwargs:
         kwargs["random_state"] = 0
     return DisentanglementScorer(function, key, 1 if greater_is_better else -1, kwargs)

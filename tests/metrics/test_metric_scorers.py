@@ -220,3 +220,12 @@ def test_missing_y_or_transform_give_clear_errors(factor_data):
         mig_scorer(Predictor().fit(X), X, y)
     with pytest.raises(ValueError, match="Unknown disentanglement metric"):
         make_disentanglement_scorer("factorvae")
+
+
+def test_unknown_metric_keyword_is_rejected_when_the_scorer_is_made():
+    # Otherwise every candidate of a search would fail at scoring time and get
+    # error_score (NaN) with only a warning.
+    with pytest.raises(
+        TypeError, match=r"mig_score got unexpected keyword argument\(s\) \['n_train'\]"
+    ):
+        make_disentanglement_scorer("mig", n_train=600)
