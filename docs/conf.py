@@ -43,8 +43,8 @@ root_doc = "index"
 default_role = "py:obj"
 nitpicky = False
 pygments_style = "sphinx"
-# The package's docstrings and pages write "TC", "MIG", ... as plain words; keep
-# smart quotes from turning ``--`` options into dashes.
+# Keep quotes and dashes as typed: pages and docstrings quote code and command-line
+# options (``--n-jobs``) in running text.
 smartquotes = False
 
 # -- autodoc / autosummary / numpydoc ----------------------------------------------
