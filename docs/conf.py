@@ -76,13 +76,15 @@ def plotting_reference():
     try:
         import sklearn_dvae.plotting as plotting
     except ImportError as error:
-        lines += [
-            "The plotting module could not be imported when these pages were built "
-            f"(``{type(error).__name__}: {error}``). It needs matplotlib: "
-            '``pip install "sklearn-dvae[plot]"``.',
-            "",
-        ]
-        return "\n".join(lines)
+        if getattr(error, "name", None) == "sklearn_dvae.plotting":
+            reason = "This version of the package has no plotting module."
+        else:
+            reason = (
+                "The plotting module could not be imported when these pages were built "
+                f"(``{type(error).__name__}: {error}``); it needs matplotlib: "
+                '``pip install "sklearn-dvae[plot]"``.'
+            )
+        return "\n".join(lines + [reason, ""])
     names = [name for name in getattr(plotting, "__all__", []) if not name.startswith("_")]
     lines += [
         ".. automodule:: sklearn_dvae.plotting",
