@@ -114,6 +114,9 @@ def test_validation_split_records_validation_terms(small_images):
         sum(b["train_batch_size"] for b in vae.history_[-1, "batches"] if "train_batch_size" in b)
         == 150
     )
+    # 150 training rows in batches of 64: 3 steps an epoch. Validation batches never
+    # advance the step counter that schedules (AnnealedVAE's capacity) read.
+    assert vae.training_steps_ == 2 * 3
 
 
 def test_uint8_images_are_not_copied_to_float(monkeypatch):
