@@ -7,15 +7,17 @@ factors from the same grid and looks the codes up batch by batch, as its protoco
 with a representation function. Both run one after the other in this process's machine,
 with seed 0, at the sample sizes of Locatello et al. (2019).
 
-DCI is timed three ways: the reference's ``GradientBoostingClassifier`` serially and in
-parallel across factors (``n_jobs=-1``), and the faster ``importance="hist_gbt"``, whose
-disentanglement, completeness and informativeness are printed next to the exact ones.
+DCI is timed with the reference's ``GradientBoostingClassifier`` in parallel across
+factors (``n_jobs=-1``; serially too with ``--dci-serial``) and with the faster
+``importance="hist_gbt"``, whose disentanglement, completeness and informativeness are
+printed next to the exact ones.
 
     .venv/bin/python benchmarks/bench_metrics.py --reference-python /tmp/dlib/bin/python
 
 (see compare_disentanglement_lib.py for the throwaway reference environment). Without
-``--reference-python`` only this package is timed. Writes
-``benchmarks/results/bench_metrics.json``.
+``--reference-python``, the reference times are the medians that
+``compare_disentanglement_lib.py`` recorded over its seeds on the same codes, if it has
+run; otherwise only this package is timed. Writes ``benchmarks/results/bench_metrics.json``.
 """
 
 import argparse
@@ -33,6 +35,7 @@ sys.path.insert(0, str(HERE))
 
 from compare_disentanglement_lib import (  # noqa: E402
     DATA_FILE,
+    REFERENCE_FILE,
     REPRESENTATIONS,
     RESULTS,
     grid_factors,
@@ -44,7 +47,7 @@ REFERENCE_TIMES = RESULTS / "bench_metrics_reference_raw.json"
 OUTPUT = RESULTS / "bench_metrics.json"
 
 
-def our_calls(n_jobs):
+def our_calls(n_jobs, dci_serial):
     from sklearn_dvae.metrics import (
         beta_vae_score,
         dci_score,
@@ -95,7 +98,7 @@ def our_calls(n_jobs):
             lambda Z, F: irs_score(Z, F, continuous_factors=True, random_state=0),
         ),
         ("unsupervised (all three)", "unsupervised", unsupervised),
-        ("dci gbt (serial)", "dci", lambda Z, F: dci(Z, F)),
+        *([("dci gbt (serial)", "dci", lambda Z, F: dci(Z, F))] if dci_serial else []),
         (f"dci gbt (n_jobs={n_jobs})", "dci", lambda Z, F: dci(Z, F, n_jobs=n_jobs)),
         (
             f"dci hist_gbt (n_jobs={n_jobs})",
@@ -108,10 +111,23 @@ def our_calls(n_jobs):
 def time_reference(python):
     command = [python, str(HERE / "compare_disentanglement_lib.py"), "--role", "reference",
                "--seeds", "1", "--dci-seeds", "1", "--representations", REPRESENTATION,
+               "--dci-representations", REPRESENTATION,
                "--reference-output", str(REFERENCE_TIMES)]  # fmt: skip
     subprocess.run(command, check=True)
-    raw = json.loads(REFERENCE_TIMES.read_text())
-    return {key.split("/")[1]: runs[0] for key, runs in raw.items()}
+    return _reference_times(REFERENCE_TIMES)
+
+
+def _reference_times(path):
+    """Median time (and mean values) of each reference metric on REPRESENTATION."""
+    raw = json.loads(Path(path).read_text())
+    times = {}
+    for key, runs in raw.items():
+        name, metric = key.split("/")
+        if name == REPRESENTATION:
+            times[metric] = {
+                field: float(np.median([run[field] for run in runs])) for field in runs[0]
+            }
+    return times
 
 
 def main():
@@ -119,6 +135,9 @@ def main():
     parser.add_argument("--reference-python", default=os.environ.get("DLIB_PYTHON"))
     parser.add_argument("--repeats", type=int, default=3, help="runs per fast metric (median)")
     parser.add_argument("--n-jobs", type=int, default=-1)
+    parser.add_argument(
+        "--dci-serial", action="store_true", help="also time DCI's trees without parallelism"
+    )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     factors = grid_factors()
@@ -126,9 +145,15 @@ def main():
         np.savez(DATA_FILE, **{name: make_codes(name, factors) for name in REPRESENTATIONS})
     Z = np.load(DATA_FILE)[REPRESENTATION]
 
-    reference = time_reference(args.reference_python) if args.reference_python else {}
+    if args.reference_python:
+        reference = time_reference(args.reference_python)
+    elif REFERENCE_FILE.exists():
+        # Times measured by compare_disentanglement_lib.py (medians over its seeds).
+        reference = _reference_times(REFERENCE_FILE)
+    else:
+        reference = {}
     rows = []
-    for name, reference_name, call in our_calls(args.n_jobs):
+    for name, reference_name, call in our_calls(args.n_jobs, args.dci_serial):
         repeats = 1 if name.startswith("dci") or "modularity" in name else args.repeats
         seconds, value = [], None
         for _ in range(repeats):

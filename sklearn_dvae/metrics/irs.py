@@ -177,12 +177,15 @@ def _mean_group_quantile(Z, group, n_groups, quantile):
     group_index = np.cumsum(present) - 1
     deviations = np.abs(Z - means[group_index[group]])
     scale = deviations.max(axis=0) * (1.0 + 1e-9) + np.finfo(float).tiny
-    keys = np.sort(group_index[group][:, np.newaxis] + deviations / scale, axis=0)
-    ordered = (keys - np.repeat(np.arange(sizes.size), sizes)[:, np.newaxis]) * scale
+    # Columns laid out as contiguous rows: sorting along the last axis is several times
+    # faster than along the first.
+    keys = np.ascontiguousarray((group_index[group][:, np.newaxis] + deviations / scale).T)
+    keys.sort(axis=1)
+    ordered = (keys - np.repeat(np.arange(sizes.size), sizes)) * scale[:, np.newaxis]
     position = quantile * (sizes - 1)
     lower = np.floor(position).astype(np.int64)
     upper = np.minimum(lower + 1, sizes - 1)
-    fraction = (position - lower)[:, np.newaxis]
-    low = ordered[starts + lower]
-    high = ordered[starts + upper]
-    return np.mean(low + fraction * (high - low), axis=0)
+    fraction = position - lower
+    low = ordered[:, starts + lower]
+    high = ordered[:, starts + upper]
+    return np.mean(low + fraction * (high - low), axis=1)
