@@ -108,10 +108,10 @@ def our_calls(n_jobs, dci_serial):
     ]
 
 
-def time_reference(python):
+def time_reference(python, metrics):
     command = [python, str(HERE / "compare_disentanglement_lib.py"), "--role", "reference",
                "--seeds", "1", "--dci-seeds", "1", "--representations", REPRESENTATION,
-               "--dci-representations", REPRESENTATION,
+               "--dci-representations", REPRESENTATION, "--metrics", *metrics,
                "--reference-output", str(REFERENCE_TIMES)]  # fmt: skip
     subprocess.run(command, check=True)
     return _reference_times(REFERENCE_TIMES)
@@ -138,6 +138,7 @@ def main():
     parser.add_argument(
         "--dci-serial", action="store_true", help="also time DCI's trees without parallelism"
     )
+    parser.add_argument("--no-dci", action="store_true", help="skip DCI (minutes per run)")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     factors = grid_factors()
@@ -145,15 +146,18 @@ def main():
         np.savez(DATA_FILE, **{name: make_codes(name, factors) for name in REPRESENTATIONS})
     Z = np.load(DATA_FILE)[REPRESENTATION]
 
+    calls = our_calls(args.n_jobs, args.dci_serial)
+    if args.no_dci:
+        calls = [call for call in calls if call[1] != "dci"]
     if args.reference_python:
-        reference = time_reference(args.reference_python)
+        reference = time_reference(args.reference_python, sorted({call[1] for call in calls}))
     elif REFERENCE_FILE.exists():
         # Times measured by compare_disentanglement_lib.py (medians over its seeds).
         reference = _reference_times(REFERENCE_FILE)
     else:
         reference = {}
     rows = []
-    for name, reference_name, call in our_calls(args.n_jobs, args.dci_serial):
+    for name, reference_name, call in calls:
         repeats = 1 if name.startswith("dci") or "modularity" in name else args.repeats
         seconds, value = [], None
         for _ in range(repeats):
