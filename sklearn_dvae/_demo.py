@@ -36,6 +36,7 @@ __all__ = ["DemoSettings", "demo_settings", "run_demo"]
 
 #: Columns of the score table: (key, header, format).
 SCORE_COLUMNS = (
+    ("steps", "steps", "{:,}"),
     ("factor_vae", "FactorVAE", "{:.3f}"),
     ("sap", "SAP", "{:.3f}"),
     ("mig", "MIG", "{:.3f}"),
@@ -524,7 +525,7 @@ def _write_figures(label, slug, estimator, X_test, votes, factor_names, seed, ou
             votes,
             factor_names=factor_names,
             value_label="votes",
-            title=f"{label}: FactorVAE-score votes (held factor vs least-varying latent)",
+            title=label,
         ),
         "training": plot_training_history(estimator),
     }
@@ -611,6 +612,13 @@ def _resolve_device(device):
     return device
 
 
+def _profile_for(device, quick):
+    """The settings profile: ``quick`` wins, else the device decides."""
+    if quick:
+        return "quick"
+    return "gpu" if device == "cuda" else "cpu"
+
+
 def run_demo(
     output="demo_output",
     *,
@@ -663,7 +671,7 @@ def run_demo(
     stream = sys.stdout if stream is None else stream
     start = time.perf_counter()
     device = _resolve_device(device)
-    settings = demo_settings("quick" if quick else ("gpu" if device == "cuda" else "cpu"))
+    settings = demo_settings(_profile_for(device, quick))
     if steps is not None:
         if not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be a positive integer, got {steps!r}.")
@@ -724,6 +732,7 @@ def run_demo(
     for label, slug, estimator, seconds in fitted:
         scores, votes = _evaluate(estimator, X_test, y_test, seed, settings.metric_samples)
         scores["train_seconds"] = seconds
+        scores["steps"] = estimator.training_steps_
         rows.append((label, scores))
         paths = _write_figures(label, slug, estimator, X_test, votes, factor_names, seed, output)
         figures.append((label, paths))

@@ -353,9 +353,10 @@ def plot_reconstructions(
         rows = np.arange(n)
     else:
         rows = np.sort(check_random_state(random_state).choice(len(X), size=n, replace=False))
-    originals = np.asarray(X[rows] if hasattr(X, "__getitem__") else np.asarray(X)[rows])
+    # Arrays, memory maps and h5py datasets are indexed in place (sorted rows).
+    originals = np.asarray(X[rows]) if hasattr(X, "shape") else np.asarray(X)[rows]
     decoded = np.asarray(estimator.inverse_transform(estimator.transform(originals)))
-    value_range = _value_range(estimator, decoded)
+    value_range = _value_range(estimator, originals, decoded)
     shown = (_as_display_images(originals, image_shape), _as_display_images(decoded, image_shape))
 
     fig = _new_figure(figsize, (_CELL_INCHES * n + 1.0, 2 * _CELL_INCHES + 0.2))
@@ -550,7 +551,7 @@ def plot_metric_matrix(
     return fig
 
 
-def plot_training_history(estimator, *, terms=None, figsize=None):
+def plot_training_history(estimator, *, terms=None, log_scale="auto", figsize=None):
     """Plot each named loss term of ``history_`` per epoch, one panel per term.
 
     Training values are solid lines; validation values (when the model was
@@ -565,6 +566,10 @@ def plot_training_history(estimator, *, terms=None, figsize=None):
     terms : sequence of str, default=None
         Terms to plot (names without the ``train_`` prefix); all recorded
         terms when None.
+    log_scale : "auto" or bool, default="auto"
+        Logarithmic y axes; ``"auto"`` takes one for each panel whose values
+        are positive and span a factor of 10 or more (the first epochs'
+        reconstruction loss dwarfs the later ones').
     figsize : tuple of float, default=None
         Figure size in inches; about 3 x 2.4 inches per panel when None.
 
@@ -615,11 +620,19 @@ def plot_training_history(estimator, *, terms=None, figsize=None):
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for ax, term in zip(axes.flat, terms, strict=False):
         marker = "o" if len(epochs) < 20 else None
-        ax.plot(epochs, _history_column(history, f"train_{term}"), marker=marker, label="train")
+        train = _history_column(history, f"train_{term}")
         valid = _history_column(history, f"valid_{term}")
+        ax.plot(epochs, train, marker=marker, label="train")
         if np.any(np.isfinite(valid)):
             ax.plot(epochs, valid, linestyle="--", marker=marker, label="valid")
             ax.legend(fontsize="small")
+        values = np.concatenate([train, valid])
+        values = values[np.isfinite(values)]
+        use_log = log_scale
+        if log_scale == "auto":
+            use_log = bool(values.size and values.min() > 0 and values.max() >= 10 * values.min())
+        if use_log:
+            ax.set_yscale("log")
         ax.set_title(term)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
