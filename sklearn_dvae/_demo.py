@@ -369,7 +369,7 @@ class _ProgressDisplay:
         parts = [
             f"{label} {100 * steps // self.total_steps:3d}%" for label, steps in self.steps.items()
         ]
-        line = f"  training: {' | '.join(parts)} | {elapsed // 60}:{elapsed % 60:02d}"
+        line = f"  training: {' | '.join(parts)} | {elapsed // 60}:{elapsed % 60:02d} elapsed"
         self.stream.write("\r" + line.ljust(self._width))
         self.stream.flush()
         self._width = len(line)

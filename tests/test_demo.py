@@ -1,5 +1,6 @@
 """The command behind `make demo`: trains, scores, prints a table and writes a report."""
 
+import io
 import re
 
 import pytest
@@ -129,3 +130,33 @@ def test_the_table_aligns_its_columns():
     assert len({len(line) for line in lines}) == 1
     assert lines[1].split()[1:] == ["3,040", "0.500", "0.100", "0.200", "0.900", "-50.0", "60.0"]
     assert lines[0].split()[0] == "model"
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_rewrites_one_status_line_on_a_terminal():
+    terminal = FakeTerminal()
+    display = demo._ProgressDisplay(total_steps=200, stream=terminal)
+    display.update("VAE", 50)
+    display._drawn = 0.0  # let the next update redraw at once
+    display.update("FactorVAE", 100)
+    display.finish("VAE", 200, 10.0)
+    display.update("VAE", 200)  # a late report of a finished model is ignored
+    text = terminal.getvalue()
+    status_lines = text.split("\r")
+    assert "VAE  25%" in status_lines[1]
+    assert "VAE  25% | FactorVAE  50%" in status_lines[2]
+    assert "VAE                          200 steps in   10.0 s (50 ms/step)\n" in text
+    assert status_lines[-1].startswith("  training: FactorVAE  50%")
+    assert text.count("\n") == 1
+
+
+def test_progress_prints_only_final_lines_elsewhere():
+    log = io.StringIO()
+    display = demo._ProgressDisplay(total_steps=200, stream=log)
+    display.update("VAE", 50)
+    display.finish("VAE", 200, 10.0)
+    assert "\r" not in log.getvalue() and log.getvalue().count("\n") == 1
