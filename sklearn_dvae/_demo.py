@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from ._net import TrainingDivergedError
 from .datasets import make_dsprites
 from .metrics import beta_vae_score, factor_vae_score, mig_score, sap_score
 from .models import DIPVAE, AnnealedVAE, BetaTCVAE, BetaVAE, CHyVAE, FactorVAE
@@ -312,10 +313,13 @@ def _epochs_for(estimator, steps, n_train, batch_size):
 
 
 def _fit(label, estimator, X, epochs, progress_file=None):
-    """Fit one model; return it with its wall-clock training time in seconds.
+    """Fit one model; return it, its wall-clock training time and any problem.
 
     Runs in this process, or in a worker process where ``progress_file``
-    receives the step count (written atomically) for the parent to show.
+    receives the step count (written atomically) for the parent to show. A
+    model whose loss becomes non-finite keeps the parameters from before the
+    bad step (see `TrainingDivergedError`): it is returned with the first
+    sentence of the error, to be scored as it stood, rather than ending the demo.
     """
     global _ACTIVE_REPORTER
     previous = _ACTIVE_REPORTER
@@ -331,8 +335,12 @@ def _fit(label, estimator, X, epochs, progress_file=None):
     try:
         estimator.set_params(max_epochs=epochs, callbacks=[("progress", StepReporter(label))])
         start = time.perf_counter()
-        estimator.fit(X)
-        return estimator, time.perf_counter() - start
+        problem = None
+        try:
+            estimator.fit(X)
+        except TrainingDivergedError as error:
+            problem = str(error).split(". ")[0]
+        return estimator, time.perf_counter() - start, problem
     finally:
         _ACTIVE_REPORTER = previous
 
@@ -375,17 +383,19 @@ class _ProgressDisplay:
         self.stream.flush()
         self._width = len(line)
 
-    def finish(self, label, steps, seconds):
+    def finish(self, label, steps, seconds, problem=None):
         with self._lock:
             self.finished.add(label)
             self.steps.pop(label, None)
             if self.interactive:
                 self.stream.write("\r" + " " * self._width + "\r")
                 self._width = 0
-            rate = 1000.0 * seconds / max(steps, 1)
-            self.stream.write(
-                f"  {label:<28} {steps:,} steps in {seconds:6.1f} s ({rate:.0f} ms/step)\n"
-            )
+            if problem is None:
+                rate = 1000.0 * seconds / max(steps, 1)
+                line = f"{steps:,} steps in {seconds:6.1f} s ({rate:.0f} ms/step)"
+            else:
+                line = f"stopped after {steps:,} steps ({seconds:.1f} s): {problem}"
+            self.stream.write(f"  {label:<28} {line}\n")
             self.stream.flush()
             if self.interactive and self.steps:
                 self._draw()
@@ -398,9 +408,9 @@ def _train_in_process(models, X, epochs, display):
     fitted = []
     try:
         for (label, slug, estimator), n_epochs in zip(models, epochs, strict=True):
-            estimator, seconds = _fit(label, estimator, X, n_epochs)
-            display.finish(label, estimator.training_steps_, seconds)
-            fitted.append((label, slug, estimator, seconds))
+            estimator, seconds, problem = _fit(label, estimator, X, n_epochs)
+            display.finish(label, estimator.training_steps_, seconds, problem)
+            fitted.append((label, slug, estimator, seconds, problem))
     finally:
         _ACTIVE_REPORTER = previous
     return fitted
@@ -441,9 +451,11 @@ def _train_in_workers(models, X, epochs, display, n_jobs):
                 )
             )
             fitted = []
-            for (label, slug, _), (estimator, seconds) in zip(models, results, strict=True):
-                display.finish(label, estimator.training_steps_, seconds)
-                fitted.append((label, slug, estimator, seconds))
+            for (label, slug, _), (estimator, seconds, problem) in zip(
+                models, results, strict=True
+            ):
+                display.finish(label, estimator.training_steps_, seconds, problem)
+                fitted.append((label, slug, estimator, seconds, problem))
         finally:
             stop.set()
             poller.join()
@@ -528,8 +540,10 @@ def _write_figures(label, slug, estimator, X_test, votes, factor_names, seed, ou
             value_label="votes",
             title=label,
         ),
-        "training": plot_training_history(estimator),
     }
+    if any("train_loss" in epoch for epoch in estimator.history_):
+        # A model stopped within its first epoch has no per-epoch curve to draw.
+        figures["training"] = plot_training_history(estimator)
     paths = {}
     for kind, figure in figures.items():
         path = output / f"{kind}_{slug}.png"
@@ -729,13 +743,18 @@ def run_demo(
     else:
         fitted = _train_in_process(models, X_train, epochs, display)
 
-    rows, figures, images = [], [], []
+    rows, figures, images, notes = [], [], [], []
     factor_names = dataset.y_factor_names
-    for label, slug, estimator, seconds in fitted:
+    for label, slug, estimator, seconds, problem in fitted:
         scores, votes = _evaluate(estimator, X_test, y_test, seed, settings.metric_samples)
         scores["train_seconds"] = seconds
         scores["steps"] = estimator.training_steps_
         rows.append((label, scores))
+        if problem is not None:
+            notes.append(
+                f"{label} stopped early ({problem}); it is scored with its parameters from "
+                "before that step."
+            )
         paths = _write_figures(label, slug, estimator, X_test, votes, factor_names, seed, output)
         figures.append((label, paths))
         images.extend(paths.values())
@@ -744,6 +763,8 @@ def run_demo(
     say(f"Scores on the {len(X_test):,} held-out images (higher is better; seed {seed}):")
     for line in table.splitlines():
         say("  " + line)
+    for note in notes:
+        say("Note: " + note)
     seconds = time.perf_counter() - start
     summary = [
         f"Data: dSprites rendered offline, {settings.description} "
@@ -754,6 +775,7 @@ def run_demo(
         f"discriminator {settings.discriminator_hidden_units}, lr "
         f"{settings.discriminator_lr:g}.",
         f"Seed {seed}; total time {seconds:.0f} s.",
+        *notes,
     ]
     report = output / "report.html"
     _write_report(report, summary, rows, figures, factor_names)

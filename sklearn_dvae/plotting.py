@@ -600,12 +600,17 @@ def plot_training_history(estimator, *, terms=None, log_scale="auto", figsize=No
         raise ValueError("the model's history_ is empty: it was not trained for any epoch.")
     # skorch adds bookkeeping entries ("train_batch_count", "train_loss_best", ...)
     # beside the loss terms; the model's own list of terms names the ones to plot.
+    # An epoch cut short (training stopped by an error) has no epoch-level
+    # entries, so the terms are collected over every epoch.
+    keys = list(dict.fromkeys(key for row in history for key in row))
     names = ("loss",) + tuple(getattr(estimator, "_loss_term_names", ()))
-    recorded = [name for name in names if f"train_{name}" in history[-1]] or [
+    recorded = [name for name in names if f"train_{name}" in keys] or [
         key[len("train_") :]
-        for key in history[-1]
+        for key in keys
         if key.startswith("train_") and not key.endswith("_best") and key != "train_batch_count"
     ]
+    if not recorded:
+        raise ValueError("the model's history_ records no loss term: no epoch was completed.")
     if terms is None:
         terms = recorded
     else:

@@ -3,6 +3,7 @@
 import io
 import re
 
+import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
@@ -160,3 +161,26 @@ def test_progress_prints_only_final_lines_elsewhere():
     display.update("VAE", 50)
     display.finish("VAE", 200, 10.0)
     assert "\r" not in log.getvalue() and log.getvalue().count("\n") == 1
+
+
+# The diverged VAE's codes are degenerate, which the beta-VAE metric's solver notes.
+@pytest.mark.filterwarnings("ignore:The inner solver")
+def test_a_model_that_diverges_is_scored_as_it_stood_and_the_demo_goes_on(
+    tmp_path, capsys, monkeypatch
+):
+    make_models = demo._models
+
+    def models_with_a_diverging_vae(settings, all_models, n_train):
+        models = make_models(settings, all_models, n_train)
+        models[0][2].set_params(lr=1e6)  # Adam steps of 1e6 send the KL to infinity
+        return models
+
+    monkeypatch.setattr(demo, "_models", models_with_a_diverging_vae)
+    result = demo.run_demo(tmp_path / "out", quick=True, data_home=tmp_path / "data")
+    out = capsys.readouterr().out
+    assert re.search(r"VAE \(beta=1\)\s+stopped after \d+ steps .*non-finite", out)
+    assert "Note: VAE (beta=1) stopped early" in out
+    (vae_label, vae), (_, factor_vae) = result["rows"]
+    assert vae["steps"] < factor_vae["steps"]
+    assert all(np.isfinite(vae[key]) for key in ("factor_vae", "sap", "mig", "beta_vae"))
+    assert "stopped early" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
