@@ -107,12 +107,13 @@ def irs_score(
         raise ValueError(f"{metric}: diff_quantile must be in [0, 1], got {diff_quantile!r}.")
     rng = as_random_state(random_state)
     rows = draw_rows(Z.shape[0], n_samples, rng)
-    Z = Z[rows]
+    # Latents as contiguous rows: reductions over the samples are then fast ones.
+    columns = np.ascontiguousarray(Z[rows].T)
     codes, n_classes, used, _ = encode_factors(
         factors[rows], continuous_factors=continuous_factors, n_bins=n_bins, metric=metric
     )
-    n_latents = Z.shape[1]
-    active = Z.var(axis=0) > 0.0
+    n_latents = columns.shape[0]
+    active = columns.var(axis=1) > 0.0
     details = {
         "active_latents": active,
         "n_active_latents": int(active.sum()),
@@ -129,13 +130,15 @@ def irs_score(
         )
         return details if return_details else 0.0
 
-    Z_active = Z[:, active]
-    max_deviations = np.abs(Z_active - Z_active.mean(axis=0)).max(axis=0)
-    deviation = np.empty((Z_active.shape[1], used.size))
-    for position in range(used.size):
-        deviation[:, position] = _mean_group_quantile(
-            Z_active, codes[:, position], int(n_classes[position]), diff_quantile
-        )
+    columns = columns[active]
+    max_deviations = np.abs(columns - columns.mean(axis=1, keepdims=True)).max(axis=1)
+    deviation = np.stack(
+        [
+            _mean_group_quantile(columns, codes[:, k], int(n_classes[k]), diff_quantile)
+            for k in range(used.size)
+        ],
+        axis=1,
+    )
     irs_active = 1.0 - deviation / max_deviations[:, np.newaxis]
     per_latent_active = irs_active.max(axis=1)
     score = float(np.average(per_latent_active, weights=max_deviations))
@@ -159,33 +162,40 @@ def irs_score(
     return details
 
 
-def _mean_group_quantile(Z, group, n_groups, quantile):
-    """Mean over groups of the ``quantile`` of ``|z - group mean|``, for every column.
+def _mean_group_quantile(columns, group, n_groups, quantile):
+    """Mean over groups of the ``quantile`` of ``|z - group mean|``, for every latent.
 
-    Each group's quantile is numpy's default ("linear") percentile, computed for all
-    groups and columns at once: sorting each column of ``group + deviation / scale``
-    (``scale`` just above the column's largest deviation, so the fraction stays below 1)
-    orders the rows by group, then by deviation within the group, so the quantile is
-    read at ``start + quantile * (size - 1)``.
+    ``columns`` holds the latents as rows (shape (n_latents, n_samples), contiguous).
+    Each group's quantile is numpy's default ("linear") percentile, read from the two
+    order statistics around ``quantile * (size - 1)``. The samples are ordered by
+    group once (a radix sort of the small group codes); the order statistics are
+    then found by partial sorts (``np.partition``, linear time), all latents at once.
     """
     sizes = np.bincount(group, minlength=n_groups)
-    present = sizes > 0
-    starts = (np.cumsum(sizes) - sizes)[present]
-    sizes = sizes[present]
-    means = np.stack([np.bincount(group, Z[:, j], n_groups) for j in range(Z.shape[1])], axis=1)
-    means = means[present] / sizes[:, np.newaxis]
-    group_index = np.cumsum(present) - 1
-    deviations = np.abs(Z - means[group_index[group]])
-    scale = deviations.max(axis=0) * (1.0 + 1e-9) + np.finfo(float).tiny
-    # Columns laid out as contiguous rows: sorting along the last axis is several times
-    # faster than along the first.
-    keys = np.ascontiguousarray((group_index[group][:, np.newaxis] + deviations / scale).T)
-    keys.sort(axis=1)
-    ordered = (keys - np.repeat(np.arange(sizes.size), sizes)) * scale[:, np.newaxis]
-    position = quantile * (sizes - 1)
-    lower = np.floor(position).astype(np.int64)
-    upper = np.minimum(lower + 1, sizes - 1)
-    fraction = position - lower
-    low = ordered[:, starts + lower]
-    high = ordered[:, starts + upper]
-    return np.mean(low + fraction * (high - low), axis=1)
+    sizes = sizes[sizes > 0]
+    bounds = np.concatenate(([0], np.cumsum(sizes)))
+    small = np.uint8 if n_groups <= 256 else np.uint16 if n_groups <= 65536 else np.int64
+    order = np.argsort(group.astype(small), kind="stable")
+    grouped = np.take(columns, order, axis=1)
+    means = np.add.reduceat(grouped, bounds[:-1], axis=1) / sizes
+    deviations = np.abs(grouped - np.repeat(means, sizes, axis=1))
+    positions = quantile * (sizes - 1)
+    lowers = np.floor(positions).astype(np.int64)
+    uppers = np.minimum(lowers + 1, sizes - 1)
+    fractions = positions - lowers
+    low, high = _order_statistics(deviations, bounds, lowers, uppers)
+    return np.mean(low + fractions * (high - low), axis=1)
+
+
+def _order_statistics(deviations, bounds, lowers, uppers):
+    """Order statistics ``lowers[g]`` and ``uppers[g]`` of each group, for every latent.
+
+    Group ``g`` is the run of columns ``bounds[g]:bounds[g + 1]`` of ``deviations``.
+    """
+    low = np.empty((deviations.shape[0], lowers.size))
+    high = np.empty_like(low)
+    for g, (start, stop) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
+        lower, upper = int(lowers[g]), int(uppers[g])
+        part = np.partition(deviations[:, start:stop], (lower, upper), axis=1)
+        low[:, g], high[:, g] = part[:, lower], part[:, upper]
+    return low, high

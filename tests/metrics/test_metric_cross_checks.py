@@ -275,3 +275,74 @@ def test_explicitness_fitted_in_parallel_equals_serial(mixed_code):
     np.testing.assert_array_equal(
         serial["explicitness_per_factor"], parallel["explicitness_per_factor"]
     )
+
+
+def test_histogram_discretize_equals_np_histogram_bins_column_by_column():
+    from sklearn_dvae.metrics._utils import histogram_discretize
+
+    rng = np.random.default_rng(11)
+    edges = np.histogram_bin_edges([-1.3, 2.9], 7)
+    cases = [
+        (rng.standard_normal((500, 3)) * 1e-6, 20),
+        (rng.integers(0, 50, (500, 3)).astype(float), 20),
+        (rng.choice(edges, (500, 3)), 7),  # every value exactly on an edge
+        (np.full((50, 2), 3.0), 20),  # constant columns
+        (rng.standard_normal((500, 3)) + 1e6, 13),
+    ]
+    for values, n_bins in cases:
+        expected = np.column_stack(
+            [_reference_discretise(values[:, j], n_bins) - 1 for j in range(values.shape[1])]
+        )
+        np.testing.assert_array_equal(histogram_discretize(values, n_bins), expected)
+
+
+def test_default_explicitness_classifier_follows_sklearn_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+
+    from sklearn_dvae.metrics.modularity_explicitness import _fit_logistic
+
+    rng = np.random.default_rng(12)
+    y = rng.integers(0, 7, 2000)
+    X = np.column_stack([y + rng.standard_normal(2000), rng.standard_normal((2000, 3))])
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    reference = LogisticRegression().fit(X, y)
+    weights, intercepts = _fit_logistic(X, y, 7)
+    np.testing.assert_allclose(weights, reference.coef_, atol=1e-6)
+    # Intercepts are defined up to a common shift (the softmax ignores it).
+    np.testing.assert_allclose(
+        intercepts - intercepts.mean(),
+        reference.intercept_ - reference.intercept_.mean(),
+        atol=1e-6,
+    )
+
+
+def test_default_explicitness_equals_the_one_with_sklearn_logistic_regression(mixed_code):
+    from sklearn.linear_model import LogisticRegression
+
+    Z, factors = mixed_code
+    kwargs = {"n_train": 500, "n_test": 300, "random_state": 5, "return_details": True}
+    ours = modularity_explicitness_score(Z, factors, **kwargs)
+    theirs = modularity_explicitness_score(Z, factors, classifier=LogisticRegression(), **kwargs)
+    np.testing.assert_allclose(
+        ours["explicitness_per_factor"], theirs["explicitness_per_factor"], atol=1e-9
+    )
+    assert ours["explicitness_train"] == pytest.approx(theirs["explicitness_train"], abs=1e-9)
+    # Without details the score is the same modularity, with no classifier fitted.
+    assert (
+        modularity_explicitness_score(Z, factors, **{**kwargs, "return_details": False})
+        == (ours["modularity"])
+    )
+
+
+def test_macro_auc_averages_ties_as_sklearn_roc_auc_does():
+    from sklearn_dvae.metrics.modularity_explicitness import _macro_auc
+
+    rng = np.random.default_rng(13)
+    classes = np.array([2, 5, 9])
+    y = rng.choice(classes, 400)
+    # Probabilities rounded to one decimal: many ties within and across classes.
+    probabilities = np.round(rng.dirichlet(np.ones(3), 400), 1).T
+    expected = np.mean(
+        [roc_auc_score(y == label, probabilities[k]) for k, label in enumerate(classes)]
+    )
+    assert _macro_auc(y, probabilities, classes) == pytest.approx(expected, abs=1e-12)
