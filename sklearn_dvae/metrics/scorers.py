@@ -49,7 +49,7 @@ _METRICS = {
     "dci_disentanglement": (dci_score, "disentanglement", True),
     "dci_completeness": (dci_score, "completeness", True),
     "dci_informativeness": (dci_score, "informativeness_test", True),
-    "modularity": (modularity_explicitness_score, "modularity", True),
+    "modularity": (modularity_explicitness_score, None, True),  # no explicitness fits
     "explicitness": (modularity_explicitness_score, "explicitness_test", True),
     "irs": (irs_score, None, True),
     "neg_gaussian_total_correlation": (gaussian_total_correlation, None, False),
