@@ -26,6 +26,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import StopAfter  # noqa: E402
+
 RESULTS = HERE / "results"
 DATASET_BYTES = 737_280 * 64 * 64
 
@@ -44,23 +48,9 @@ def _anonymous_kb():
 
 def run_case(case, steps, data_home):
     import numpy as np
-    from skorch.callbacks import Callback
 
     from sklearn_dvae import BetaVAE
     from sklearn_dvae.datasets import make_dsprites
-
-    class StopAfter(Callback):
-        def __init__(self, n):
-            self.n = n
-
-        def initialize(self):
-            self.seen_ = 0
-            return self
-
-        def on_batch_end(self, net, training=False, **kwargs):
-            self.seen_ += bool(training)
-            if self.seen_ >= self.n:
-                raise KeyboardInterrupt
 
     start = time.perf_counter()
     if case == "memory":

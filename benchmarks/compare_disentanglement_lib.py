@@ -98,15 +98,41 @@ def _runs(metric, name, seeds, dci_seeds, dci_representations):
     return range(dci_seeds) if name in dci_representations else range(0)
 
 
-def run_reference(
-    seeds,
-    dci_seeds,
-    metrics,
-    representations=REPRESENTATIONS,
-    output=None,
-    dci_representations=("rotated",),
-):
-    """Runs inside the reference's environment; writes ``output`` (REFERENCE_FILE)."""
+class GridData:
+    """The reference's ground-truth data interface over dSprites' factor grid.
+
+    Factors are drawn uniformly from the grid. An observation is the grid row index,
+    or, with ``images``, that row of ``images`` (the dSprites images in grid order).
+    """
+
+    num_factors = len(GRID)
+    factors_num_values = list(GRID)
+
+    def __init__(self, images=None):
+        self.images = images
+        self.observation_shape = [1] if images is None else list(images.shape[1:])
+
+    def sample_factors(self, num, random_state):
+        return np.column_stack([random_state.randint(size, size=num) for size in GRID])
+
+    def sample_observations_from_factors(self, factors, random_state):
+        rows = np.ravel_multi_index(tuple(factors.T), GRID)
+        return rows if self.images is None else self.images[rows]
+
+    def sample(self, num, random_state):
+        factors = self.sample_factors(num, random_state)
+        return factors, self.sample_observations_from_factors(factors, random_state)
+
+    def sample_observations(self, num, random_state):
+        return self.sample(num, random_state)[1]
+
+
+def reference_calls(data):
+    """metric name -> call(representation_function, random_state) of the reference.
+
+    Runs inside the reference's environment: stubs ``gin`` and patches in what the
+    2019 study binds through gin. Every sample size is that study's.
+    """
     _stub_gin()
     from disentanglement_lib.evaluation.metrics import (
         beta_vae,
@@ -124,29 +150,7 @@ def run_reference(
     utils.make_discretizer = lambda target: utils._histogram_discretize(target, 20)
     factor_vae._prune_dims = lambda variances: np.sqrt(variances) >= 0.05
 
-    class GridData:
-        """Uniform factors on the grid; the observation is the row index of the grid."""
-
-        num_factors = len(GRID)
-        factors_num_values = list(GRID)
-        observation_shape = [1]
-
-        def sample_factors(self, num, random_state):
-            return np.column_stack([random_state.randint(size, size=num) for size in GRID])
-
-        def sample_observations_from_factors(self, factors, random_state):
-            return np.ravel_multi_index(tuple(factors.T), GRID)
-
-        def sample(self, num, random_state):
-            factors = self.sample_factors(num, random_state)
-            return factors, self.sample_observations_from_factors(factors, random_state)
-
-        def sample_observations(self, num, random_state):
-            return self.sample(num, random_state)[1]
-
-    data = GridData()
-    codes = np.load(DATA_FILE)
-    calls = {
+    return {
         "beta_vae": lambda rep, rs: {
             "score": beta_vae.compute_beta_vae_sklearn(data, rep, rs, None, 64, 10000, 5000)[
                 "eval_accuracy"
@@ -192,6 +196,19 @@ def run_reference(
             },
         ),
     }
+
+
+def run_reference(
+    seeds,
+    dci_seeds,
+    metrics,
+    representations=REPRESENTATIONS,
+    output=None,
+    dci_representations=("rotated",),
+):
+    """Runs inside the reference's environment; writes ``output`` (REFERENCE_FILE)."""
+    calls = reference_calls(GridData())
+    codes = np.load(DATA_FILE)
     results = {}
     for name in representations:
         table = codes[name]
@@ -222,14 +239,8 @@ def _floats(values):
 # --------------------------------------------------------------------------- this package
 
 
-def run_ours(
-    seeds,
-    dci_seeds,
-    metrics,
-    n_jobs,
-    representations=REPRESENTATIONS,
-    dci_representations=("rotated",),
-):
+def our_calls(n_jobs):
+    """metric name -> call(Z, factors, seed) of this package, at the study's protocol."""
     from sklearn_dvae.metrics import (
         beta_vae_score,
         dci_score,
@@ -268,7 +279,7 @@ def run_ours(
         )
         return {"score": d["modularity"], "explicitness": d["explicitness_test"]}
 
-    calls = {
+    return {
         "beta_vae": lambda Z, F, s: {"score": beta_vae_score(Z, F, random_state=s)},
         "factor_vae": lambda Z, F, s: {"score": factor_vae_score(Z, F, random_state=s)},
         "mig": lambda Z, F, s: {"score": mig_score(Z, F, random_state=s)},
@@ -281,6 +292,17 @@ def run_ours(
         "irs_default": lambda Z, F, s: {"score": irs_score(Z, F, random_state=s)},
         "unsupervised": unsupervised,
     }
+
+
+def run_ours(
+    seeds,
+    dci_seeds,
+    metrics,
+    n_jobs,
+    representations=REPRESENTATIONS,
+    dci_representations=("rotated",),
+):
+    calls = our_calls(n_jobs)
     extra = {"dci": ["dci_hist_gbt"], "irs": ["irs_default"]}
     factors = grid_factors()
     codes = np.load(DATA_FILE)

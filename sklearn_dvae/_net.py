@@ -12,6 +12,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import Dataset, unpack_data
+from skorch.utils import to_tensor
 from torch.utils.data import Subset
 
 
@@ -173,6 +174,28 @@ def _is_contiguous(rows):
     return len(rows) > 0 and rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1)
 
 
+def compile_options(mode):
+    """``torch.compile`` options of ``mode``, drawing random numbers as eager mode does.
+
+    ``mode`` is one of torch's modes (``"default"``, ``"reduce-overhead"``, which uses
+    CUDA graphs on a GPU, ``"max-autotune"``, ``"max-autotune-no-cudagraphs"``).
+    Inductor's own random numbers differ from eager torch's; with
+    ``fallback_random`` the reparameterisation noise is the same as without
+    compilation, so a seeded run gives the same model up to rounding.
+
+    Parameters
+    ----------
+    mode : str
+
+    Returns
+    -------
+    options : dict
+    """
+    from torch._inductor import list_mode_options
+
+    return {**list_mode_options(mode), "fallback_random": True}
+
+
 def epoch_seed(seed, epoch):
     """Seed for torch's generator at the start of ``epoch`` of a run seeded by ``seed``.
 
@@ -196,6 +219,12 @@ class VAENet(NeuralNet):
     autocast_dtype : torch.dtype or None, default=None
         Run the training forward pass under ``torch.autocast`` with this dtype
         (the estimator's ``precision="bfloat16"``); None runs it in float32.
+    compile_mode : str or None, default=None
+        Run the training forward pass (and hence its backward) through
+        ``torch.compile`` with this mode (see `compile_options`); None runs it
+        eagerly. ``module_`` itself stays the plain module: its parameters are
+        shared with the compiled one, so saving, pickling and inference are
+        unchanged.
     **kwargs
         Passed to `skorch.NeuralNet`.
 
@@ -217,11 +246,14 @@ class VAENet(NeuralNet):
     #: take less than half its free memory), True or False.
     resident_data = "auto"
 
-    def __init__(self, *args, objective, seed=None, autocast_dtype=None, **kwargs):
+    def __init__(
+        self, *args, objective, seed=None, autocast_dtype=None, compile_mode=None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.objective = objective
         self.seed = seed
         self.autocast_dtype = autocast_dtype
+        self.compile_mode = compile_mode
 
     @property
     def _default_callbacks(self):
@@ -271,13 +303,32 @@ class VAENet(NeuralNet):
         return array.nbytes < 0.5 * free
 
     # -- training -------------------------------------------------------------
+    def _forward_module(self):
+        """The module to run: its compiled twin in training when asked, else itself."""
+        if self.compile_mode is None or not self.module_.training:
+            return self.module_
+        compiled = self.__dict__.get("_compiled")
+        if compiled is None or compiled[0] is not self.module_:
+            # Compiled once per module (a re-initialised net gets a new one).
+            options = compile_options(self.compile_mode)
+            compiled = (self.module_, torch.compile(self.module_, options=options))
+            self.__dict__["_compiled"] = compiled
+        return compiled[1]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_compiled", None)  # rebuilt on first use; not picklable
+        return state
+
     def infer(self, x, **fit_params):
         """Forward pass, under autocast when asked; the loss then sees float32 outputs."""
+        module = self._forward_module()
+        x = to_tensor(x, device=self.device)
         if self.autocast_dtype is None:
-            return super().infer(x, **fit_params)
+            return module(x, **fit_params)
         device_type = torch.device(self.device).type
         with torch.autocast(device_type=device_type, dtype=self.autocast_dtype):
-            output = super().infer(x, **fit_params)
+            output = module(x, **fit_params)
         # Losses, reductions and the regularisers' linear algebra run in float32.
         return type(output)(
             *(t.float() if torch.is_tensor(t) and t.is_floating_point() else t for t in output)

@@ -38,7 +38,7 @@ class BetaTCVAE(DisentangledVAE):
         ``N`` in the estimators; None uses the number of rows given to ``fit``.
     latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
 max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision
+warm_start, precision, compile
         As in `BetaVAE`. ``batch_size`` must be at least 2.
 
     Attributes
@@ -129,6 +129,7 @@ warm_start, precision
         train_split=None,
         warm_start=False,
         precision="float32",
+        compile=False,
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -147,6 +148,7 @@ warm_start, precision
             train_split=train_split,
             warm_start=warm_start,
             precision=precision,
+            compile=compile,
         )
         self.beta = beta
         self.alpha = alpha

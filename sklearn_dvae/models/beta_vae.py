@@ -56,6 +56,9 @@ class BetaVAE(DisentangledVAE):
         Continue training on repeated ``fit``.
     precision : {"float32", "bfloat16"}, default="float32"
         Autocast dtype of the networks during training (see `DisentangledVAE`).
+    compile : bool or str, default=False
+        ``torch.compile`` the training passes, with this mode if a string (see
+        `DisentangledVAE`).
 
     Attributes
     ----------
@@ -115,6 +118,7 @@ class BetaVAE(DisentangledVAE):
         train_split=None,
         warm_start=False,
         precision="float32",
+        compile=False,
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -133,6 +137,7 @@ class BetaVAE(DisentangledVAE):
             train_split=train_split,
             warm_start=warm_start,
             precision=precision,
+            compile=compile,
         )
         self.beta = beta
 
@@ -159,7 +164,7 @@ class AnnealedVAE(DisentangledVAE):
         Steps over which the capacity rises from 0 to ``c_max``.
     latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
 max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision
+warm_start, precision, compile
         As in `BetaVAE`.
 
     Attributes
@@ -226,6 +231,7 @@ warm_start, precision
         train_split=None,
         warm_start=False,
         precision="float32",
+        compile=False,
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -244,6 +250,7 @@ warm_start, precision
             train_split=train_split,
             warm_start=warm_start,
             precision=precision,
+            compile=compile,
         )
         self.gamma = gamma
         self.c_max = c_max

@@ -33,7 +33,7 @@ class CHyVAE(DisentangledVAE):
         ``latent_dim + 1`` so that ``E[Sigma] = I`` exists.
     latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
 max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision
+warm_start, precision, compile
         As in `BetaVAE`.
 
     Attributes
@@ -110,6 +110,7 @@ warm_start, precision
         train_split=None,
         warm_start=False,
         precision="float32",
+        compile=False,
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -128,6 +129,7 @@ warm_start, precision
             train_split=train_split,
             warm_start=warm_start,
             precision=precision,
+            compile=compile,
         )
         self.nu = nu
 

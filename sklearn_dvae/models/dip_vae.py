@@ -92,7 +92,7 @@ class DIPVAE(DisentangledVAE):
         Which covariance is regularised.
     latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
 max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision
+warm_start, precision, compile
         As in `BetaVAE`. ``batch_size`` must be at least 2.
 
     Attributes
@@ -167,6 +167,7 @@ warm_start, precision
         train_split=None,
         warm_start=False,
         precision="float32",
+        compile=False,
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -185,6 +186,7 @@ warm_start, precision
             train_split=train_split,
             warm_start=warm_start,
             precision=precision,
+            compile=compile,
         )
         self.lambda_od = lambda_od
         self.lambda_d = lambda_d

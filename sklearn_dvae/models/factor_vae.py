@@ -142,7 +142,7 @@ class FactorVAE(DisentangledVAE):
         Hidden widths of the discriminator MLP (LeakyReLU 0.2).
     latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
 max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision
+warm_start, precision, compile
         As in `BetaVAE`. Each step draws ``2 * batch_size`` rows: ``batch_size``
         for the VAE update and as many for the discriminator.
 
@@ -232,6 +232,7 @@ warm_start, precision
         train_split=None,
         warm_start=False,
         precision="float32",
+        compile=False,
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -250,6 +251,7 @@ warm_start, precision
             train_split=train_split,
             warm_start=warm_start,
             precision=precision,
+            compile=compile,
         )
         self.gamma = gamma
         self.discriminator_lr = discriminator_lr

@@ -1,0 +1,217 @@
+"""Every metric for one trained conv model: encode a pool once, vs the reference re-encoding.
+
+Part (a) of the metrics benchmark (issue 4). A conv BetaVAE (the Locatello et al. 2019
+network, 10 latents) is trained briefly on the full dSprites set; its encoder is
+exported as TorchScript so that the reference environment needs only torch. Then, at
+the sample sizes of the 2019 study:
+
+- disentanglement_lib 1.5 runs each metric through a representation function that
+  encodes every batch it samples (about 3 million images for the whole set of
+  metrics), as its protocol does with a trained model;
+- this package encodes a held-out pool of ``--pool`` images drawn uniformly from the
+  grid once with ``transform`` and runs every metric on the codes and factors.
+
+Both run on the CPU (or ``--device cuda``) with the same torch threads, one after the
+other. The table reports each metric's time on both sides, the pool's encoding time,
+and the totals. DCI's boosted trees take minutes on both sides whatever the encoder
+does, so it is reported apart and left out of the headline ratio unless ``--with-dci``.
+
+    .venv/bin/python benchmarks/bench_metrics_model.py --reference-python /tmp/dlib/bin/python
+
+The reference environment is the one of ``compare_disentanglement_lib.py`` plus
+``pip install torch==2.13.0``. Writes ``benchmarks/results/bench_metrics_model.json``.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from compare_disentanglement_lib import GRID, METRICS, RESULTS, our_calls  # noqa: E402
+
+ENCODER_FILE = RESULTS / "bench_model_encoder.pt"
+REFERENCE_OUTPUT = RESULTS / "bench_metrics_model_reference.json"
+OUTPUT = RESULTS / "bench_metrics_model.json"
+
+
+def train_and_export(steps, images, device):
+    """Train a conv BetaVAE for ``steps`` steps (seed 0); return it, save its encoder."""
+    import torch
+    from _common import StopAfter  # skorch: not in the reference's environment
+
+    from sklearn_dvae import BetaVAE
+
+    model = BetaVAE(
+        beta=4.0,
+        latent_dim=10,
+        max_epochs=1,
+        device=device,
+        random_state=0,
+        callbacks=[("stop", StopAfter(steps))],
+    )
+    model.fit(images)
+    module = model.net_.module_.eval()
+
+    class Means(torch.nn.Module):
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+        def forward(self, x):
+            return self.module.encode(self.module.prepare(x))[0]
+
+    example = torch.as_tensor(np.asarray(images[:64]), device=model.net_.device)
+    with torch.no_grad():
+        traced = torch.jit.trace(Means(module), example)
+    traced.save(str(ENCODER_FILE))
+    # The traced encoder gives transform's codes, for any batch size.
+    for n in (16, 64):
+        with torch.no_grad():
+            codes = traced(example[:n]).cpu().numpy()
+        np.testing.assert_allclose(codes, model.transform(images[:n]), rtol=1e-5, atol=1e-6)
+    return model
+
+
+def run_reference(images_path, metrics, seed, device, output):
+    """Runs inside the reference's environment."""
+    import torch
+    from compare_disentanglement_lib import GridData, reference_calls
+
+    images = np.load(images_path, mmap_mode="r")
+    encoder = torch.jit.load(str(ENCODER_FILE), map_location=device).eval()
+    calls = reference_calls(GridData(images))
+    counter = {"images": 0, "calls": 0}
+
+    def representation(observations):
+        counter["images"] += len(observations)
+        counter["calls"] += 1
+        with torch.no_grad():
+            batch = torch.as_tensor(np.asarray(observations), device=device)
+            return encoder(batch).cpu().numpy().astype(np.float64)
+
+    results = {}
+    for metric in metrics:
+        counter.update(images=0, calls=0)
+        start = time.perf_counter()
+        values = calls[metric](representation, np.random.RandomState(seed))
+        seconds = time.perf_counter() - start
+        results[metric] = {
+            "seconds": seconds,
+            **counter,
+            **{k: float(v) for k, v in values.items()},
+        }
+        print(f"reference {metric:24s} {results[metric]}", flush=True)
+    Path(output).write_text(json.dumps(results, indent=1))
+
+
+def run_ours(model, images, metrics, pool, seed, n_jobs):
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(images.shape[0], size=pool, replace=False))
+    factors = np.column_stack(np.unravel_index(rows, GRID))
+    start = time.perf_counter()
+    Z = model.transform(images[rows])
+    encode_seconds = time.perf_counter() - start
+    print(f"ours      encode {pool:,} images once: {encode_seconds:.2f} s", flush=True)
+
+    calls = our_calls(n_jobs)
+    results = {}
+    for metric in metrics:
+        start = time.perf_counter()
+        values = calls[metric](Z, factors, seed)
+        results[metric] = {"seconds": time.perf_counter() - start, **values}
+        print(f"ours      {metric:24s} {results[metric]}", flush=True)
+    return encode_seconds, results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference-python", default=os.environ.get("DLIB_PYTHON"))
+    parser.add_argument("--train-steps", type=int, default=300)
+    parser.add_argument("--pool", type=int, default=50_000, help="images encoded once")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--n-jobs", type=int, default=-1, help="DCI's parallel fits")
+    parser.add_argument("--with-dci", action="store_true", help="include DCI (minutes)")
+    parser.add_argument("--role", choices=["main", "reference"], default="main")
+    parser.add_argument("--images", help=argparse.SUPPRESS)
+    parser.add_argument("--metrics", nargs="+", choices=METRICS, help="default: all")
+    args = parser.parse_args()
+    if args.role == "reference":
+        run_reference(args.images, args.metrics, args.seed, args.device, REFERENCE_OUTPUT)
+        return
+    if not args.reference_python:
+        parser.error("give --reference-python (or DLIB_PYTHON)")
+    import torch
+
+    from sklearn_dvae.datasets import make_dsprites
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    metrics = args.metrics or [m for m in METRICS if args.with_dci or m != "dci"]
+    images = make_dsprites(cache=True).images  # memory-mapped cache file, grid order
+    if images.shape[0] != int(np.prod(GRID)):
+        raise RuntimeError("expected the full dSprites grid")
+    start = time.perf_counter()
+    model = train_and_export(args.train_steps, images, args.device)
+    print(f"trained {args.train_steps} steps in {time.perf_counter() - start:.1f} s", flush=True)
+
+    command = [args.reference_python, __file__, "--role", "reference", "--images",
+               images.filename, "--seed", str(args.seed), "--device", args.device,
+               "--metrics", *metrics]  # fmt: skip
+    subprocess.run(command, check=True)
+    reference = json.loads(REFERENCE_OUTPUT.read_text())
+    encode_seconds, ours = run_ours(model, images, metrics, args.pool, args.seed, args.n_jobs)
+
+    print(
+        f"\ndevice {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"pool {args.pool:,} images encoded in {encode_seconds:.2f} s\n"
+    )
+    print("| metric | reference: images encoded | reference (s) | ours (s) | value ref / ours |")
+    print("|---|---|---|---|---|")
+    for metric in metrics:
+        ref, own = reference[metric], ours[metric]
+        print(
+            f"| {metric} | {ref['images']:,} | {ref['seconds']:.1f} | {own['seconds']:.3f} | "
+            f"{ref['score']:.3f} / {own['score']:.3f} |"
+        )
+    headline = [m for m in metrics if m != "dci"]
+    ref_total = sum(reference[m]["seconds"] for m in headline)
+    our_total = encode_seconds + sum(ours[m]["seconds"] for m in headline)
+    print(
+        f"\nall metrics but DCI: reference {ref_total:.1f} s, ours {our_total:.1f} s "
+        f"(encoding {encode_seconds:.1f} s included): {ref_total / our_total:.1f}x"
+    )
+    summary = {"metrics_but_dci": {"reference": ref_total, "ours": our_total}}
+    if "dci" in metrics:
+        ref_all = ref_total + reference["dci"]["seconds"]
+        our_all = our_total + ours["dci"]["seconds"]
+        print(
+            f"with DCI: reference {ref_all:.1f} s, ours {our_all:.1f} s: {ref_all / our_all:.1f}x"
+        )
+        summary["all_metrics"] = {"reference": ref_all, "ours": our_all}
+    OUTPUT.write_text(
+        json.dumps(
+            {
+                "device": args.device,
+                "pool": args.pool,
+                "train_steps": args.train_steps,
+                "encode_seconds": encode_seconds,
+                "reference": reference,
+                "ours": ours,
+                "summary": summary,
+            },
+            indent=1,
+            default=float,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
