@@ -267,13 +267,46 @@ class VAENet(NeuralNet):
         return callbacks
 
     def initialize(self):
+        """Initialise skorch's components and reset the step counter.
+
+        Adds ``training_steps_`` (optimisation steps taken, 0 here) to what
+        `skorch.NeuralNet.initialize` sets up.
+
+        Returns
+        -------
+        self : VAENet
+        """
         super().initialize()
         self.training_steps_ = 0
         return self
 
     # -- data -----------------------------------------------------------------
     def get_iterator(self, dataset, training=False):
-        """Batch-indexed iteration over in-memory arrays; skorch's loader otherwise."""
+        """Batch-indexed iteration over in-memory arrays; skorch's loader otherwise.
+
+        A skorch ``Dataset`` (or a ``Subset`` of one, such as a validation split)
+        holding an ndarray or an array read on demand is iterated with
+        `ArrayBatches`, which ignores ``iterator_train__*`` and
+        ``iterator_test__*`` and keeps an in-memory array on the device as
+        `resident_data` says; any other dataset gets skorch's ``DataLoader``. For
+        training, batches hold ``batch_size * batches_per_step`` samples in a new
+        order each epoch, and a trailing batch too small for the model (fewer
+        than ``batches_per_step`` times its minimum batch size) is dropped.
+
+        Parameters
+        ----------
+        dataset : torch.utils.data.Dataset
+            The data, usually a skorch ``Dataset`` of ``X`` or a ``Subset`` of one.
+        training : bool, default=False
+            Whether to iterate for training (shuffled, ``batches_per_step``) or
+            for validation and inference (in order, every sample).
+
+        Returns
+        -------
+        iterator : ArrayBatches or torch.utils.data.DataLoader
+            Iterable of ``(X_batch, y_batch)`` pairs; `ArrayBatches` yields
+            ``(tensor, None)``.
+        """
         array, indices = _as_array_view(dataset)
         if array is None:
             return super().get_iterator(dataset, training=training)
@@ -321,7 +354,25 @@ class VAENet(NeuralNet):
         return state
 
     def infer(self, x, **fit_params):
-        """Forward pass, under autocast when asked; the loss then sees float32 outputs."""
+        """Forward pass, under autocast when asked; the loss then sees float32 outputs.
+
+        Unlike `skorch.NeuralNet.infer`, runs the compiled module in training when
+        ``compile_mode`` is set, and the module under ``torch.autocast`` when
+        ``autocast_dtype`` is set, casting the floating-point tensors of its
+        output back to float32.
+
+        Parameters
+        ----------
+        x : torch.Tensor or ndarray of shape (batch_size, ...)
+            A raw batch; moved to the net's device.
+        **fit_params
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        output : VAEOutput
+            The module's output (or whatever a custom module returns).
+        """
         module = self._forward_module()
         x = to_tensor(x, device=self.device)
         if self.autocast_dtype is None:
@@ -335,6 +386,25 @@ class VAENet(NeuralNet):
         )
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """Run skorch's epoch, seeding torch first for a training epoch of a seeded run.
+
+        Before a training epoch, torch's global generator is seeded with
+        ``epoch_seed(seed, len(history))``, so that a run resumed from a checkpoint
+        draws the same batches and noise as the uninterrupted run.
+
+        Parameters
+        ----------
+        iterator : iterable or None
+            The batches (see `get_iterator`); None skips the epoch.
+        training : bool
+            Whether this is the training or the validation pass.
+        prefix : str
+            ``"train"`` or ``"valid"``, the prefix of the history's keys.
+        step_fn : callable
+            `train_step` or `validation_step`, called on each batch.
+        **fit_params
+            Passed to ``step_fn``.
+        """
         if training and self.seed is not None:
             torch.manual_seed(epoch_seed(self.seed, len(self.history)))
         super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
@@ -372,6 +442,33 @@ class VAENet(NeuralNet):
                 self.history.record_batch(f"{prefix}_{name}", value)
 
     def train_step(self, batch, **fit_params):
+        """One optimisation step on a batch, with the owning estimator's objective.
+
+        Replaces skorch's step (no closure, no criterion): the loss and its named
+        terms come from the owning estimator's ``objective._loss`` (given the
+        step number ``training_steps_``, for schedules), each term is recorded in
+        the batch's history as ``train_<name>``, and a non-finite loss or term
+        raises `TrainingDivergedError` before the backward pass. Gradients are
+        cleared by setting them to None, and ``training_steps_`` counts the step.
+
+        Parameters
+        ----------
+        batch : tuple
+            ``(X_batch, y_batch)`` from the iterator; ``y_batch`` is ignored.
+        **fit_params
+            Passed to `infer`.
+
+        Returns
+        -------
+        step : dict
+            ``{"loss": loss, "y_pred": output}``: the detached scalar loss tensor
+            and the `VAEOutput` of the forward pass.
+
+        Raises
+        ------
+        TrainingDivergedError
+            If the loss or one of its terms is NaN or infinite.
+        """
         self._set_training(True)
         Xi, _ = unpack_data(batch)
         output = self.infer(Xi, **fit_params)
@@ -390,6 +487,30 @@ class VAENet(NeuralNet):
         return {"loss": loss.detach(), "y_pred": output}
 
     def validation_step(self, batch, **fit_params):
+        """The objective on a validation batch, without gradients.
+
+        Like skorch's step, but the loss comes from the owning estimator's
+        ``objective._loss(..., training=False)``, its named terms are recorded
+        as ``valid_<name>``, and a non-finite value raises `TrainingDivergedError`.
+
+        Parameters
+        ----------
+        batch : tuple
+            ``(X_batch, y_batch)`` from the iterator; ``y_batch`` is ignored.
+        **fit_params
+            Passed to `infer`.
+
+        Returns
+        -------
+        step : dict
+            ``{"loss": loss, "y_pred": output}``: the scalar loss tensor and the
+            `VAEOutput` of the forward pass.
+
+        Raises
+        ------
+        TrainingDivergedError
+            If the loss or one of its terms is NaN or infinite.
+        """
         self._set_training(False)
         Xi, _ = unpack_data(batch)
         with torch.no_grad():
@@ -399,11 +520,38 @@ class VAENet(NeuralNet):
         return {"loss": loss, "y_pred": output}
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        # Recorded so that a run restored from a checkpoint's history resumes
-        # its step counter (used by schedules such as the capacity annealing).
+        """Record ``training_steps_`` in the epoch's row of the history.
+
+        skorch's hook does nothing; recording the counter lets a run restored from
+        a checkpoint's history resume it (see `load_params`), which schedules such
+        as the capacity annealing depend on.
+
+        Parameters
+        ----------
+        net : VAENet
+            This net (skorch passes it to every ``on_*`` hook).
+        dataset_train, dataset_valid : torch.utils.data.Dataset or None
+            The epoch's data; unused.
+        **kwargs
+            Other arguments of skorch's notification; unused.
+        """
         self.history.record("training_steps", self.training_steps_)
 
     def load_params(self, *args, **kwargs):
+        """Load with skorch, then restore the step counter from the loaded history.
+
+        When the history's last epoch recorded ``training_steps`` (see
+        `on_epoch_end`), ``training_steps_`` is set to it, so that training goes
+        on from the checkpoint's step.
+
+        Parameters
+        ----------
+        *args
+            Passed to `skorch.NeuralNet.load_params`.
+        **kwargs
+            Passed to `skorch.NeuralNet.load_params` (``f_params``,
+            ``f_optimizer``, ``f_history``, ``checkpoint``, ...).
+        """
         super().load_params(*args, **kwargs)
         if len(self.history) and "training_steps" in self.history[-1]:
             self.training_steps_ = int(self.history[-1]["training_steps"])

@@ -9,6 +9,7 @@ import importlib
 import importlib.util
 import inspect
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,52 @@ def _named_parameters(obj):
     return [p.name for p in signature.parameters.values() if p.kind not in variadic]
 
 
+def _public_method_params():
+    """The public methods that the public classes define themselves.
+
+    Plain functions, staticmethods and classmethods in the class's own ``__dict__``;
+    names starting with ``_`` (dunders included), properties and inherited methods
+    are left out.
+    """
+    params = []
+    for module_name in DOCSTRING_MODULES:
+        module = importlib.import_module(module_name)
+        for name in _public_names(module_name):
+            cls = getattr(module, name)
+            if not inspect.isclass(cls):
+                continue
+            for attribute, value in vars(cls).items():
+                function = (
+                    value.__func__ if isinstance(value, staticmethod | classmethod) else value
+                )
+                if not attribute.startswith("_") and inspect.isfunction(function):
+                    params.append(
+                        pytest.param(cls, attribute, id=f"{module_name}.{name}.{attribute}")
+                    )
+    return params
+
+
+def _returns_a_value(function):
+    """Whether the function's own body has a ``return <value>`` or a ``yield``.
+
+    Nested functions, lambdas and classes are not its body; ``return None`` returns
+    nothing.
+    """
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function))).body[0]
+    nested = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+    pending = list(ast.iter_child_nodes(tree))
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            return True
+        if isinstance(node, ast.Return) and node.value is not None:
+            if not (isinstance(node.value, ast.Constant) and node.value.value is None):
+                return True
+        if not isinstance(node, nested):
+            pending.extend(ast.iter_child_nodes(node))
+    return False
+
+
 @pytest.mark.parametrize("module_name", REFERENCED_MODULES)
 def test_every_public_name_is_in_the_api_reference(module_name):
     documented = _documented_names(API_PAGES)
@@ -160,6 +207,33 @@ def test_public_docstrings_have_the_numpydoc_sections(obj):
         problems.append("no Examples section")
     elif not any(line.lstrip().startswith(">>>") for line in sections["Examples"]):
         problems.append("the Examples section has no doctest")
+    assert not problems, "; ".join(problems)
+
+
+@pytest.mark.parametrize(("cls", "name"), _public_method_params())
+def test_public_methods_have_the_numpydoc_sections(cls, name):
+    # The method's own docstring: one inherited from skorch or torch would not say
+    # what the override changes, and the docs (autodoc_inherit_docstrings = False)
+    # leave out a method without one.
+    value = vars(cls)[name]
+    function = value.__func__ if isinstance(value, staticmethod | classmethod) else value
+    docstring = function.__doc__
+    assert docstring and docstring.strip(), "no docstring"
+    sections = _sections(docstring)
+    problems = []
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    parameters = [
+        p.name
+        for p in inspect.signature(function).parameters.values()
+        if p.kind not in variadic and p.name not in ("self", "cls")
+    ]
+    listed = _listed_parameters(sections.get("Parameters", []))
+    if parameters and "Parameters" not in sections:
+        problems.append("no Parameters section")
+    elif missing := [parameter for parameter in parameters if parameter not in listed]:
+        problems.append(f"parameters not documented: {missing}")
+    if _returns_a_value(function) and not {"Returns", "Yields"} & set(sections):
+        problems.append("no Returns section")
     assert not problems, "; ".join(problems)
 
 

@@ -101,7 +101,30 @@ class DisentanglementScorer:
         return self.score_representation(_encode(estimator, X), y)
 
     def score_representation(self, Z, y):
-        """Score an already encoded ``Z`` against the factors ``y``."""
+        """Score an already encoded ``Z`` against the factors ``y``.
+
+        What calling the scorer does after ``estimator.transform(X)``: use it to
+        score one representation with several scorers without encoding it again.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_latents)
+            The representation, e.g. ``estimator.transform(X)``.
+        y : array-like of shape (n_samples, n_factors) or None
+            Ground-truth factors of the rows of ``Z``; None only for the
+            unsupervised metrics.
+
+        Returns
+        -------
+        score : float
+            The metric's value (or its ``key`` entry of the details), times
+            ``sign``: greater is better.
+
+        Raises
+        ------
+        ValueError
+            If ``y`` is None and the metric needs the factors.
+        """
         if y is None and not self._unsupervised():
             raise ValueError(
                 f"{self.metric.__name__} needs the ground-truth factors as y "

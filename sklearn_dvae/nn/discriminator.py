@@ -37,6 +37,20 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z):
+        """Logits of the two classes for a batch of codes.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (batch_size, latent_dim)
+            Codes, drawn from ``q(z)`` or permuted with `permute_dims`.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (batch_size, 2)
+            Unnormalised scores of class 0 (a code of ``q(z)``) and class 1 (a
+            permuted code); ``logits[:, 0] - logits[:, 1]`` estimates
+            ``log q(z) - log prod_j q(z_j)``.
+        """
         return self.net(z)
 
 

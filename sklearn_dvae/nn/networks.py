@@ -42,6 +42,19 @@ class MLPEncoder(nn.Module):
         self.net = nn.Sequential(nn.Flatten(), *layers)
 
     def forward(self, x):
+        """Raw posterior parameters of a batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch_size, ...), dtype float32
+            Prepared inputs; all axes after the first are flattened, so they must
+            hold ``n_features`` values per sample.
+
+        Returns
+        -------
+        params : torch.Tensor of shape (batch_size, n_outputs)
+            Unconstrained outputs of the last linear layer (no activation).
+        """
         return self.net(x)
 
 
@@ -81,6 +94,19 @@ class MLPDecoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z):
+        """Likelihood parameters of a batch of latents.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (batch_size, latent_dim), dtype float32
+            Latent codes.
+
+        Returns
+        -------
+        decoded : torch.Tensor of shape (batch_size, *output_shape)
+            Outputs of the last linear layer (no activation), reshaped to the
+            sample shape: logits for a Bernoulli likelihood, means for a Gaussian.
+        """
         return self.net(z).view(z.shape[0], *self.output_shape)
 
 
@@ -121,6 +147,18 @@ class ConvEncoder(nn.Module):
         )
 
     def forward(self, x):
+        """Raw posterior parameters of a batch of images.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch_size, n_channels, 64, 64), dtype float32
+            Prepared images, channels first.
+
+        Returns
+        -------
+        params : torch.Tensor of shape (batch_size, n_outputs)
+            Unconstrained outputs of the last linear layer (no activation).
+        """
         return self.net(x)
 
 
@@ -160,6 +198,19 @@ class ConvDecoder(nn.Module):
         )
 
     def forward(self, z):
+        """Likelihood parameters of a batch of latents, as images.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (batch_size, latent_dim), dtype float32
+            Latent codes.
+
+        Returns
+        -------
+        decoded : torch.Tensor of shape (batch_size, n_channels, 64, 64)
+            Outputs of the last transposed convolution (no activation): logits
+            for a Bernoulli likelihood, means for a Gaussian.
+        """
         return self.net(z)
 
 

@@ -121,7 +121,20 @@ class VAEModule(nn.Module):
         )
 
     def prepare(self, x):
-        """Convert a raw batch to float32 in the networks' layout and range."""
+        """Convert a raw batch to float32 in the networks' layout and range.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch_size, ...)
+            A raw batch of any real or integer dtype (e.g. uint8 images): flat,
+            image-shaped, or ``(batch_size, height, width, channels)`` when
+            ``channels_last``.
+
+        Returns
+        -------
+        x : torch.Tensor of shape (batch_size, *sample_shape), dtype float32
+            The batch multiplied by ``input_scale``, channels first.
+        """
         x = x.to(dtype=torch.float32)
         if self.input_scale != 1.0:
             x = x * self.input_scale
@@ -132,8 +145,25 @@ class VAEModule(nn.Module):
     def encode_distribution(self, x):
         """Posterior ``(mu, logvar, scale_tril)`` of a prepared batch.
 
-        ``logvar`` holds the log marginal variances; ``scale_tril`` is None for
-        a diagonal posterior.
+        The encoder outputs the means, then either the log-variances (diagonal
+        posterior) or the lower triangle of the Cholesky factor, row by row, whose
+        diagonal goes through a softplus (plus 1e-4) to be positive (full posterior).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch_size, *sample_shape), dtype float32
+            A batch returned by `prepare`.
+
+        Returns
+        -------
+        mu : torch.Tensor of shape (batch_size, latent_dim)
+            Posterior means.
+        logvar : torch.Tensor of shape (batch_size, latent_dim)
+            Log marginal variances (for a full posterior, the logs of the
+            diagonal of ``L L^T``).
+        scale_tril : torch.Tensor of shape (batch_size, latent_dim, latent_dim) or None
+            Lower-triangular Cholesky factor ``L`` of the posterior covariance;
+            None for a diagonal posterior.
         """
         raw = self.encoder(x)
         d = self.latent_dim
@@ -149,22 +179,73 @@ class VAEModule(nn.Module):
         return mu, logvar, scale_tril
 
     def encode(self, x):
-        """Posterior means and log marginal variances ``(mu, logvar)`` of a prepared batch."""
+        """Posterior means and log marginal variances ``(mu, logvar)`` of a prepared batch.
+
+        `encode_distribution` without the Cholesky factor.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch_size, *sample_shape), dtype float32
+            A batch returned by `prepare`.
+
+        Returns
+        -------
+        mu, logvar : torch.Tensor of shape (batch_size, latent_dim)
+            Posterior means and log marginal variances.
+        """
         mu, logvar, _ = self.encode_distribution(x)
         return mu, logvar
 
     def decode(self, z):
-        """Decoder output (logits or means) for latents ``z``."""
+        """Decoder output (logits or means) for latents ``z``.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (batch_size, latent_dim), dtype float32
+            Latent codes.
+
+        Returns
+        -------
+        decoded : torch.Tensor of shape (batch_size, *sample_shape)
+            Logits of a Bernoulli likelihood or means of a Gaussian one, in the
+            networks' layout; see `mean_of` for the expected observation.
+        """
         return self.decoder(z)
 
     def mean_of(self, decoded):
-        """Expected value of the likelihood given the decoder output, in model range."""
+        """Expected value of the likelihood given the decoder output, in model range.
+
+        Parameters
+        ----------
+        decoded : torch.Tensor of shape (batch_size, *sample_shape)
+            Output of `decode`.
+
+        Returns
+        -------
+        mean : torch.Tensor of the same shape
+            ``sigmoid(decoded)`` (probabilities in [0, 1]) for a Bernoulli
+            likelihood; ``decoded`` itself for a Gaussian one.
+        """
         if self.likelihood == "bernoulli":
             return torch.sigmoid(decoded)
         return decoded
 
     def to_raw_layout(self, x):
-        """Undo `prepare`'s layout change and scale on a batch of model-range values."""
+        """Undo `prepare`'s layout change and scale on a batch of model-range values.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch_size, *sample_shape)
+            Values in the networks' layout and range, e.g. from `mean_of`.
+
+        Returns
+        -------
+        x_raw : torch.Tensor
+            ``x`` divided by ``input_scale`` (e.g. back to 0-255 for uint8
+            images), permuted to ``(batch_size, height, width, channels)`` when
+            ``channels_last``. The dtype is unchanged (no rounding); reshaping
+            to a flat or channel-less raw layout is left to the caller.
+        """
         if self.channels_last:
             x = x.permute(0, 2, 3, 1)
         if self.input_scale != 1.0:
@@ -172,7 +253,23 @@ class VAEModule(nn.Module):
         return x
 
     def reconstruction_nll(self, decoded, x, include_constant=False):
-        """Per-sample negative log-likelihood of ``x``, summed over features."""
+        """Per-sample negative log-likelihood of ``x``, summed over features.
+
+        Parameters
+        ----------
+        decoded : torch.Tensor of shape (batch_size, *sample_shape)
+            Output of `decode`.
+        x : torch.Tensor of shape (batch_size, *sample_shape)
+            The prepared batch (``VAEOutput.x``).
+        include_constant : bool, default=False
+            Gaussian likelihood only: add ``0.5 * log(2 pi)`` per feature (see
+            `gaussian_nll`). Ignored by the Bernoulli likelihood.
+
+        Returns
+        -------
+        nll : torch.Tensor of shape (batch_size,)
+            ``-log p(x | z)`` of each sample (`bernoulli_nll` or `gaussian_nll`).
+        """
         if self.likelihood == "bernoulli":
             return bernoulli_nll(decoded, x)
         return gaussian_nll(decoded, x, include_constant=include_constant)
@@ -181,7 +278,24 @@ class VAEModule(nn.Module):
     def reparameterize(mu, logvar, scale_tril=None, noise=None):
         """A draw of the posterior, differentiable in its parameters.
 
-        ``noise`` (standard normal, broadcastable to ``mu``) is drawn when None.
+        Parameters
+        ----------
+        mu : torch.Tensor of shape (batch_size, latent_dim)
+            Posterior means.
+        logvar : torch.Tensor of shape (batch_size, latent_dim)
+            Posterior log-variances; unused when ``scale_tril`` is given.
+        scale_tril : torch.Tensor of shape (batch_size, latent_dim, latent_dim), default=None
+            Cholesky factor of a full-covariance posterior, or None for a
+            diagonal one.
+        noise : torch.Tensor broadcastable to ``mu``, default=None
+            Standard-normal noise to use (e.g. one vector of shape
+            ``(latent_dim,)`` shared by the batch); drawn with
+            ``torch.randn_like(mu)`` when None.
+
+        Returns
+        -------
+        z : torch.Tensor of shape (batch_size, latent_dim)
+            ``mu + noise * exp(logvar / 2)``, or ``mu + scale_tril @ noise``.
         """
         if noise is None:
             noise = torch.randn_like(mu)
@@ -191,6 +305,19 @@ class VAEModule(nn.Module):
         return mu + (scale_tril @ noise.unsqueeze(-1)).squeeze(-1)
 
     def forward(self, x):
+        """Prepare, encode, draw one ``z`` per sample and decode it.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch_size, ...)
+            A raw batch (see `prepare`).
+
+        Returns
+        -------
+        output : VAEOutput
+            The prepared batch, the decoder output for the draw, the posterior
+            parameters and the draw itself.
+        """
         x = self.prepare(x)
         mu, logvar, scale_tril = self.encode_distribution(x)
         z = self.reparameterize(mu, logvar, scale_tril)
@@ -198,7 +325,20 @@ class VAEModule(nn.Module):
 
     @staticmethod
     def kl_to_standard_normal(output):
-        """``KL(q(z|x) || N(0, I))`` of each sample, shape (batch_size,)."""
+        """``KL(q(z|x) || N(0, I))`` of each sample, shape (batch_size,).
+
+        Parameters
+        ----------
+        output : VAEOutput
+            A forward pass's output; its ``mu``, ``logvar`` and ``scale_tril``
+            are used.
+
+        Returns
+        -------
+        kl : torch.Tensor of shape (batch_size,)
+            The divergence of each sample's posterior, summed over the latent
+            dimensions (closed form, for a diagonal or a full covariance).
+        """
         if output.scale_tril is None:
             return gaussian_kl(output.mu, output.logvar).sum(dim=1)
         scale_tril, mu = output.scale_tril, output.mu
