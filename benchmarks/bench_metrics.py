@@ -105,6 +105,11 @@ def our_calls(n_jobs, dci_serial):
         *([("dci gbt (serial)", "dci", lambda Z, F, seed: dci(Z, F, seed))] if dci_serial else []),
         (f"dci gbt (n_jobs={n_jobs})", "dci", lambda Z, F, seed: dci(Z, F, seed, n_jobs=n_jobs)),
         (
+            f"dci fast_gbt (n_jobs={n_jobs})",
+            "dci",
+            lambda Z, F, seed: dci(Z, F, seed, importance="fast_gbt", n_jobs=n_jobs),
+        ),
+        (
             f"dci hist_gbt (n_jobs={n_jobs})",
             "dci",
             lambda Z, F, seed: dci(Z, F, seed, importance="hist_gbt", n_jobs=n_jobs),

@@ -18,6 +18,7 @@ from sklearn.ensemble import (
 )
 from sklearn.linear_model import Lasso
 
+from ._gbt import BoostedTrees
 from ._utils import (
     as_random_state,
     check_representation_and_factors,
@@ -27,7 +28,7 @@ from ._utils import (
 
 __all__ = ["dci_score", "dci_from_importance_matrix"]
 
-_IMPORTANCES = ("gbt", "hist_gbt", "lasso")
+_IMPORTANCES = ("gbt", "fast_gbt", "hist_gbt", "lasso")
 
 
 def dci_score(
@@ -63,10 +64,15 @@ def dci_score(
     n_train, n_test : int, default=10_000 and 5_000
         Sizes of the disjoint random train and test sets. A smaller pool is split in
         the same proportion.
-    importance : {"gbt", "hist_gbt", "lasso"}, default="gbt"
+    importance : {"gbt", "fast_gbt", "hist_gbt", "lasso"}, default="gbt"
         ``"gbt"``: scikit-learn's ``GradientBoostingClassifier()`` with its default
         settings (``GradientBoostingRegressor()`` for continuous factors) and its
-        impurity-based importances, as in the reference. ``"hist_gbt"``: the faster
+        impurity-based importances, as in the reference. ``"fast_gbt"``: the same
+        boosted trees (same loss, start, split rule, leaf values, importances and
+        predictions) grown by this package's own implementation, which grows the
+        trees of a stage together; about 3.5x faster on dSprites-sized problems and
+        equal to ``"gbt"`` up to how exact ties between latents are broken (at
+        random in both). ``"hist_gbt"``: the faster
         ``HistGradientBoostingClassifier`` set up like it (100 iterations, learning
         rate 0.1, depth 3, no early stopping) with importances summed from its split
         gains; close to ``"gbt"`` but not equal (see Notes). ``"lasso"``: the paper's
@@ -261,6 +267,15 @@ def _fit_one_factor(Z_train, y_train, Z_test, y_test, importance, regress, alpha
         return np.zeros(n_latents), 1.0, float(np.mean(y_test == only))
     if importance == "lasso":
         return _lasso_importance(Z_train, y_train, Z_test, y_test, alpha, seed)
+    if importance == "fast_gbt":
+        model = BoostedTrees(
+            "regression" if regress else "classification",
+            random_state=np.random.RandomState(seed),
+        )
+        train_score, test_score = model.fit_score(Z_train, y_train, Z_test, y_test)
+        weights = np.abs(model.feature_importances_)
+        total = weights.sum()
+        return (weights / total if total > 0 else weights), train_score, test_score
     if importance == "gbt":
         model_class = GradientBoostingRegressor if regress else GradientBoostingClassifier
         model = model_class(random_state=seed).fit(Z_train, y_train)

@@ -1,0 +1,86 @@
+"""DCI's ``fast_gbt``: the boosted trees of scikit-learn's estimators, grown vectorised."""
+
+import numpy as np
+import pytest
+from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+
+from sklearn_dvae.metrics import dci_score
+from sklearn_dvae.metrics._gbt import BoostedTrees
+
+
+def _data(n, d, n_classes, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    signal = X[:, 0] + (0.5 * X[:, 1] if d > 1 else 0.0) + 0.4 * rng.standard_normal(n)
+    if n_classes == 0:
+        return X, signal
+    return X, np.digitize(signal, np.linspace(-1.2, 1.2, n_classes - 1))
+
+
+@pytest.mark.parametrize("n_classes", [0, 2, 3, 6], ids=["regression", "binary", "3", "6"])
+def test_with_one_feature_the_model_is_scikit_learns(n_classes):
+    # One feature leaves no tie between features to break: the trees, leaf values and
+    # predictions are scikit-learn's, so the scores are equal.
+    X, y = _data(400, 1, n_classes, seed=1)
+    reference_class = GradientBoostingRegressor if n_classes == 0 else GradientBoostingClassifier
+    reference = reference_class(n_estimators=30, random_state=0).fit(X[:300], y[:300])
+    ours = BoostedTrees("regression" if n_classes == 0 else "classification", n_estimators=30)
+    train, test = ours.fit_score(X[:300], y[:300], X[300:], y[300:])
+    assert train == pytest.approx(reference.score(X[:300], y[:300]), abs=1e-12)
+    assert test == pytest.approx(reference.score(X[300:], y[300:]), abs=1e-12)
+
+
+@pytest.mark.parametrize("n_classes", [0, 2, 5], ids=["regression", "binary", "5"])
+def test_importances_and_scores_agree_with_scikit_learn(n_classes):
+    X, y = _data(900, 4, n_classes, seed=2)
+    reference_class = GradientBoostingRegressor if n_classes == 0 else GradientBoostingClassifier
+    reference = reference_class(n_estimators=40, random_state=0).fit(X[:600], y[:600])
+    ours = BoostedTrees(
+        "regression" if n_classes == 0 else "classification",
+        n_estimators=40,
+        random_state=np.random.RandomState(0),
+    )
+    train, test = ours.fit_score(X[:600], y[:600], X[600:], y[600:])
+    # Equal up to the random choice between features that split a tiny node alike.
+    np.testing.assert_allclose(
+        ours.feature_importances_, reference.feature_importances_, atol=0.03
+    )
+    assert ours.feature_importances_.sum() == pytest.approx(1.0)
+    assert train == pytest.approx(reference.score(X[:600], y[:600]), abs=0.02)
+    assert test == pytest.approx(reference.score(X[600:], y[600:]), abs=0.03)
+
+
+def test_duplicated_features_share_the_importance_as_in_scikit_learn():
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((500, 2))
+    X = np.column_stack([base[:, 0], base[:, 0], base[:, 1]])
+    y = np.digitize(X[:, 0] + 0.2 * X[:, 2] + 0.3 * rng.standard_normal(500), [-0.5, 0.5])
+    ours = BoostedTrees("classification", n_estimators=50, random_state=np.random.RandomState(0))
+    ours.fit_score(X, y, X, y)
+    # Ties between the copies go to either at random: both get a fair share.
+    first, second, _ = ours.feature_importances_
+    assert min(first, second) > 0.3 * (first + second)
+
+
+def test_labels_are_those_of_the_training_rows():
+    X, y = _data(300, 2, 4, seed=4)
+    labels = np.array([10, 20, 30, 40])[y]
+    ours = BoostedTrees("classification", n_estimators=10)
+    train, _ = ours.fit_score(X[:200], labels[:200], X[200:], labels[200:])
+    np.testing.assert_array_equal(ours.classes_, np.unique(labels[:200]))
+    assert train > 0.5
+
+
+def test_dci_with_fast_gbt_agrees_with_gbt():
+    rng = np.random.default_rng(5)
+    factors = rng.integers(0, 6, size=(1500, 3))
+    rotation = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    Z = np.column_stack(
+        [factors @ rotation, rng.standard_normal(1500)]
+    ) + 0.2 * rng.standard_normal((1500, 4))
+    kwargs = {"n_train": 1000, "n_test": 500, "random_state": 0, "return_details": True}
+    exact = dci_score(Z, factors, importance="gbt", **kwargs)
+    fast = dci_score(Z, factors, importance="fast_gbt", **kwargs)
+    for key in ("disentanglement", "completeness", "informativeness_test"):
+        assert fast[key] == pytest.approx(exact[key], abs=0.02), key
+    np.testing.assert_allclose(fast["importance_matrix"], exact["importance_matrix"], atol=0.05)
