@@ -180,8 +180,9 @@ class BoostedTrees:
         n_leaves = np.zeros(n_trees, dtype=np.int64)
         gains = np.zeros((n_trees, d))
         n_nodes = 1
+        X_flat, X_test_flat = X.T.ravel(), X_test.T.ravel()
+        size, total, squares = _node_sums(node, r, n_nodes)
         for depth in range(self.max_depth + 1):
-            size, total, squares = _node_sums(node, r, n_nodes)
             impurity = np.zeros_like(total)
             np.divide(squares, size, out=impurity, where=size > 0)
             mean = np.zeros_like(total)
@@ -209,10 +210,11 @@ class BoostedTrees:
                 break
             # Split: samples go right when their value is above the threshold.
             new_ids = np.cumsum(splittable, axis=1) - 1
-            for ids, data in ((node, X), (node_test, X_test)):
+            for ids, flat in ((node, X_flat), (node_test, X_test_flat)):
                 active = ids >= 0
                 safe = np.maximum(ids, 0)
-                values = data[np.arange(ids.shape[1])[np.newaxis, :], feature[rows, safe]]
+                width = ids.shape[1]
+                values = np.take(flat, feature[rows, safe] * width + np.arange(width))
                 goes_right = values > threshold[rows, safe]
                 ids[active] = (2 * new_ids[rows, safe] + goes_right)[active]
             child_size, child_total, child_squares = _node_sums(node, r, 2 * n_nodes)
@@ -227,6 +229,7 @@ class BoostedTrees:
                 feature,
                 d,
             )
+            size, total, squares = child_size, child_total, child_squares
             n_nodes *= 2
         return leaf, leaf_test, gains
 
@@ -266,23 +269,39 @@ class BoostedTrees:
         last_of_previous = starts - 1  # flattened index of the position before each run
         with np.errstate(divide="ignore", invalid="ignore"):
             denominator = n_left * n_right
+        single_node = n_nodes == 1 and bool((node == 0).all())
+        r_flat = r.ravel()
+        row_offsets = np.arange(n_trees)[:, np.newaxis] * n
         for f in range(d):
             by_value = order[f]
-            grouped = np.argsort(key[:, by_value], axis=1, kind="stable")
-            samples = by_value[grouped]  # (n_trees, n)
-            values = sorted_values[f][grouped]
-            prefix = np.cumsum(np.take_along_axis(r, samples, axis=1), axis=1)
+            if single_node:
+                # Every sample in the one node: the value order is the layout.
+                values = np.broadcast_to(sorted_values[f], (n_trees, n))
+                prefix = np.cumsum(np.take(r, by_value, axis=1), axis=1)
+            else:
+                grouped = np.argsort(key[:, by_value], axis=1, kind="stable")
+                values = sorted_values[f][grouped]
+                samples = by_value[grouped]  # (n_trees, n)
+                samples += row_offsets  # flat indices into r
+                prefix = np.cumsum(np.take(r_flat, samples), axis=1)
             flat_prefix = prefix.ravel()
             run_before = np.where(
                 starts % n > 0, flat_prefix[np.maximum(last_of_previous, 0)], 0.0
             )
-            sum_left = prefix - run_before[run]
+            sum_left = prefix
+            sum_left -= run_before[run]
             sum_right = run_total - sum_left
             valid = np.zeros((n_trees, n), dtype=bool)
             valid[:, :-1] = same_node & (values[:, 1:] > values[:, :-1] + _FEATURE_THRESHOLD)
-            diff = n_right * sum_left - n_left * sum_right
+            # (n_r s_l - n_l s_r)^2 / (n_l n_r), in place.
+            diff = n_right * sum_left
+            sum_right *= n_left
+            diff -= sum_right
+            diff *= diff
             with np.errstate(divide="ignore", invalid="ignore"):
-                proxy = np.where(valid, diff * diff / denominator, -np.inf)
+                diff /= denominator
+            proxy = diff
+            proxy[~valid] = -np.inf
             # Best position of every node: the first one reaching the node's maximum.
             node_max = _segment_max(proxy.ravel(), starts.reshape(n_trees, -1)[:, :-1], size)
             hit = valid & (proxy == _per_position(node_max, run, n_nodes))
