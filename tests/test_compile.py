@@ -67,3 +67,16 @@ def test_an_unknown_compile_mode_is_rejected_before_fitting():
     with pytest.raises(ValueError, match="compile"):
         model.fit(_data())
     assert not hasattr(model, "net_")
+
+
+@pytest.mark.slow  # compiling the conv network takes about 10 s on the CPU
+def test_compiled_channels_last_conv_training_follows_the_eager_run():
+    # memory_format="channels_last" (see test_memory_format.py) under torch.compile.
+    X = (np.random.default_rng(0).random((64, 64, 64)) > 0.9).astype(np.uint8)
+    kwargs = {"latent_dim": 4, "batch_size": 16, "max_epochs": 1, "random_state": 0}
+    eager = BetaVAE(**kwargs).fit(X)
+    compiled = BetaVAE(compile=True, memory_format="channels_last", **kwargs).fit(X)
+    np.testing.assert_allclose(_losses(compiled), _losses(eager), rtol=1e-4)
+    np.testing.assert_allclose(compiled.transform(X), eager.transform(X), atol=1e-4)
+    weight = compiled.net_.module_.encoder.net[2].weight
+    assert weight.is_contiguous(memory_format=torch.channels_last)

@@ -38,7 +38,7 @@ class BetaTCVAE(DisentangledVAE):
         ``N`` in the estimators; None uses the number of rows given to ``fit``.
     latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
 max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision, compile
+warm_start, precision, compile, memory_format
         As in `BetaVAE`. ``batch_size`` must be at least 2.
 
     Attributes
@@ -130,6 +130,7 @@ warm_start, precision, compile
         warm_start=False,
         precision="float32",
         compile=False,
+        memory_format="contiguous",
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -149,6 +150,7 @@ warm_start, precision, compile
             warm_start=warm_start,
             precision=precision,
             compile=compile,
+            memory_format=memory_format,
         )
         self.beta = beta
         self.alpha = alpha

@@ -59,6 +59,9 @@ class BetaVAE(DisentangledVAE):
     compile : bool or str, default=False
         ``torch.compile`` the training passes, with this mode if a string (see
         `DisentangledVAE`).
+    memory_format : {"contiguous", "channels_last"}, default="contiguous"
+        Memory format of the conv weights and image batches; no effect on the
+        MLP networks (see `DisentangledVAE`).
 
     Attributes
     ----------
@@ -119,6 +122,7 @@ class BetaVAE(DisentangledVAE):
         warm_start=False,
         precision="float32",
         compile=False,
+        memory_format="contiguous",
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -138,6 +142,7 @@ class BetaVAE(DisentangledVAE):
             warm_start=warm_start,
             precision=precision,
             compile=compile,
+            memory_format=memory_format,
         )
         self.beta = beta
 
@@ -164,7 +169,7 @@ class AnnealedVAE(DisentangledVAE):
         Steps over which the capacity rises from 0 to ``c_max``.
     latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
 max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision, compile
+warm_start, precision, compile, memory_format
         As in `BetaVAE`.
 
     Attributes
@@ -232,6 +237,7 @@ warm_start, precision, compile
         warm_start=False,
         precision="float32",
         compile=False,
+        memory_format="contiguous",
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -251,6 +257,7 @@ warm_start, precision, compile
             warm_start=warm_start,
             precision=precision,
             compile=compile,
+            memory_format=memory_format,
         )
         self.gamma = gamma
         self.c_max = c_max

@@ -33,7 +33,7 @@ class CHyVAE(DisentangledVAE):
         ``latent_dim + 1`` so that ``E[Sigma] = I`` exists.
     latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
 max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision, compile
+warm_start, precision, compile, memory_format
         As in `BetaVAE`.
 
     Attributes
@@ -111,6 +111,7 @@ warm_start, precision, compile
         warm_start=False,
         precision="float32",
         compile=False,
+        memory_format="contiguous",
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -130,6 +131,7 @@ warm_start, precision, compile
             warm_start=warm_start,
             precision=precision,
             compile=compile,
+            memory_format=memory_format,
         )
         self.nu = nu
 

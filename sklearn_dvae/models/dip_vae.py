@@ -92,7 +92,7 @@ class DIPVAE(DisentangledVAE):
         Which covariance is regularised.
     latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
 max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision, compile
+warm_start, precision, compile, memory_format
         As in `BetaVAE`. ``batch_size`` must be at least 2.
 
     Attributes
@@ -168,6 +168,7 @@ warm_start, precision, compile
         warm_start=False,
         precision="float32",
         compile=False,
+        memory_format="contiguous",
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -187,6 +188,7 @@ warm_start, precision, compile
             warm_start=warm_start,
             precision=precision,
             compile=compile,
+            memory_format=memory_format,
         )
         self.lambda_od = lambda_od
         self.lambda_d = lambda_d

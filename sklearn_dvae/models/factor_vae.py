@@ -142,7 +142,7 @@ class FactorVAE(DisentangledVAE):
         Hidden widths of the discriminator MLP (LeakyReLU 0.2).
     latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
 max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision, compile
+warm_start, precision, compile, memory_format
         As in `BetaVAE`. Each step draws ``2 * batch_size`` rows: ``batch_size``
         for the VAE update and as many for the discriminator.
 
@@ -233,6 +233,7 @@ warm_start, precision, compile
         warm_start=False,
         precision="float32",
         compile=False,
+        memory_format="contiguous",
     ):
         super().__init__(
             latent_dim=latent_dim,
@@ -252,6 +253,7 @@ warm_start, precision, compile
             warm_start=warm_start,
             precision=precision,
             compile=compile,
+            memory_format=memory_format,
         )
         self.gamma = gamma
         self.discriminator_lr = discriminator_lr

@@ -79,6 +79,11 @@ class VAEModule(nn.Module):
     posterior : {"diagonal", "full"}, default="diagonal"
         ``N(mu, diag(exp(logvar)))``, or ``N(mu, L L^T)`` with ``L``
         lower-triangular with a positive diagonal (CHyVAE).
+    memory_format : {"contiguous", "channels_last"}, default="contiguous"
+        Memory format of the convolutional networks: ``"channels_last"`` stores
+        the conv weights as ``torch.channels_last`` and `prepare` returns image
+        batches in that format (same shapes, same values). Ignored by the MLP
+        networks. Unrelated to ``channels_last``, the layout of the raw data.
 
     Examples
     --------
@@ -91,6 +96,10 @@ class VAEModule(nn.Module):
     ((4, 2), (4, 6))
     """
 
+    #: Whether the conv weights and prepared batches are ``torch.channels_last``
+    #: (a class default, so that modules pickled before the option existed load).
+    _channels_last_memory = False
+
     def __init__(
         self,
         sample_shape,
@@ -101,8 +110,13 @@ class VAEModule(nn.Module):
         channels_last=False,
         hidden_units=(256, 256),
         posterior="diagonal",
+        memory_format="contiguous",
     ):
         super().__init__()
+        if memory_format not in ("contiguous", "channels_last"):
+            raise ValueError(
+                f"memory_format must be 'contiguous' or 'channels_last', got {memory_format!r}."
+            )
         self.sample_shape = tuple(sample_shape)
         self.latent_dim = latent_dim
         self.likelihood = likelihood
@@ -119,6 +133,12 @@ class VAEModule(nn.Module):
         self.register_buffer(
             "_tril_indices", torch.tril_indices(latent_dim, latent_dim), persistent=False
         )
+        self.memory_format = memory_format
+        if memory_format == "channels_last" and architecture == "conv":
+            self._channels_last_memory = True
+            # Only the 4-D conv weights change format; Module.to keeps the
+            # Parameter objects (and the initial values drawn above).
+            self.to(memory_format=torch.channels_last)
 
     def prepare(self, x):
         """Convert a raw batch to float32 in the networks' layout and range.
@@ -133,14 +153,20 @@ class VAEModule(nn.Module):
         Returns
         -------
         x : torch.Tensor of shape (batch_size, *sample_shape), dtype float32
-            The batch multiplied by ``input_scale``, channels first.
+            The batch multiplied by ``input_scale``, channels first; stored as
+            ``torch.channels_last`` when the module's ``memory_format`` is
+            ``"channels_last"`` and its networks are convolutional.
         """
         x = x.to(dtype=torch.float32)
         if self.input_scale != 1.0:
             x = x * self.input_scale
         if self.channels_last:
             x = x.permute(0, 3, 1, 2)
-        return x.reshape(x.shape[0], *self.sample_shape)
+        x = x.reshape(x.shape[0], *self.sample_shape)
+        if self._channels_last_memory:
+            # A no-op for (n, h, w, c) data, whose permuted view already is.
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
 
     def encode_distribution(self, x):
         """Posterior ``(mu, logvar, scale_tril)`` of a prepared batch.
