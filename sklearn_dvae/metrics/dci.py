@@ -88,7 +88,8 @@ def dci_score(
         Used only by the ``"auto"`` rule above.
     n_jobs : int or None, default=None
         Number of joblib workers fitting the per-factor predictors in parallel
-        (``-1``: all cores). The result does not depend on it.
+        (``-1``: all cores; threads for ``"fast_gbt"``, processes otherwise), the
+        factors with the most classes first. The result does not depend on it.
     random_state : int, RandomState instance or None, default=None
         Seed of the split and of the predictors.
     return_details : bool, default=False
@@ -149,7 +150,7 @@ def dci_score(
         )
     if not isinstance(alpha, numbers.Real) or not alpha > 0:
         raise ValueError(f"{metric}: alpha must be a positive number, got {alpha!r}.")
-    codes, _, used, continuous = encode_factors(
+    codes, n_classes, used, continuous = encode_factors(
         factors, continuous_factors=continuous_factors, n_bins=n_bins, metric=metric
     )
     rng = as_random_state(random_state)
@@ -172,7 +173,16 @@ def dci_score(
                 int(seeds[position]),
             )
         )
-    results = Parallel(n_jobs=n_jobs)(jobs)
+    # The largest problems first (classes, or a regression counted as one tree per
+    # stage), so that parallel workers finish together; results keep factor order.
+    trees = np.where(continuous | (importance == "lasso"), 1, n_classes)
+    first = np.argsort(-trees, kind="stable")
+    # fast_gbt's numpy work releases the GIL: threads share the data without copies.
+    prefer = "threads" if importance == "fast_gbt" else None
+    ordered = Parallel(n_jobs=n_jobs, prefer=prefer)(jobs[i] for i in first)
+    results = [None] * len(jobs)
+    for i, result in zip(first, ordered, strict=True):
+        results[i] = result
     importance_matrix = np.column_stack([r[0] for r in results])
     train_scores = np.array([r[1] for r in results])
     test_scores = np.array([r[2] for r in results])
