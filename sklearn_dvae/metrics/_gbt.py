@@ -308,7 +308,9 @@ class BoostedTrees:
             hit_rows, hit_positions = np.nonzero(hit)
             position = np.full(n_trees * n_nodes, -1, dtype=np.int64)
             hit_keys = hit_rows * n_nodes + run_id[hit_rows, hit_positions]
-            position[hit_keys[::-1]] = hit_positions[::-1]  # the earliest hit wins
+            # nonzero lists hits in position order: each node's first is its earliest.
+            keys, first = np.unique(hit_keys, return_index=True)
+            position[keys] = hit_positions[first]
             position = position.reshape(n_trees, n_nodes)
             better = (node_max > best) | ((node_max == best) & (priority[f] < best_priority))
             better &= splittable & np.isfinite(node_max)
