@@ -35,6 +35,9 @@ class BoostedTrees:
     max_depth : int, default=3
     random_state : numpy.random.RandomState
         Breaks exact ties between features.
+    trees_together : int, default=64
+        Most trees of a stage grown at once (the working arrays hold this many
+        rows of ``n_samples`` values).
 
     Attributes
     ----------
@@ -44,9 +47,17 @@ class BoostedTrees:
     """
 
     def __init__(
-        self, task, *, n_estimators=100, learning_rate=0.1, max_depth=3, random_state=None
+        self,
+        task,
+        *,
+        n_estimators=100,
+        learning_rate=0.1,
+        max_depth=3,
+        random_state=None,
+        trees_together=64,
     ):
         self.task = task
+        self.trees_together = trees_together
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
@@ -80,15 +91,27 @@ class BoostedTrees:
         importance_sum = np.zeros(d)
         n_relevant = 0
         for _ in range(self.n_estimators):
+            # Every tree of a stage fits the gradients at the stage's start, so the
+            # trees can grow in groups: at most `trees_together` at once bounds the
+            # (trees, samples) working arrays for factors with many classes.
             residual, hessian = self._gradients(raw, targets)
-            leaf, leaf_test, gains = self._grow(X_train, X_test, order, sorted_values, residual)
-            values = self._leaf_values(leaf, residual, hessian)
-            rows = np.arange(n_trees)[:, np.newaxis]
-            raw += self.learning_rate * values[rows, leaf].T
-            raw_test += self.learning_rate * values[rows, leaf_test].T
-            split = gains.any(axis=1)
-            n_relevant += int(split.sum())
-            importance_sum += gains[split].sum(axis=0) / n
+            for first in range(0, n_trees, self.trees_together):
+                trees = slice(first, min(first + self.trees_together, n_trees))
+                leaf, leaf_test, gains = self._grow(
+                    X_train, X_test, order, sorted_values, residual[:, trees]
+                )
+                values = self._leaf_values(
+                    leaf,
+                    residual[:, trees],
+                    None if hessian is None else hessian[:, trees],
+                    n_trees,
+                )
+                rows = np.arange(leaf.shape[0])[:, np.newaxis]
+                raw[:, trees] += self.learning_rate * values[rows, leaf].T
+                raw_test[:, trees] += self.learning_rate * values[rows, leaf_test].T
+                split = gains.any(axis=1)
+                n_relevant += int(split.sum())
+                importance_sum += gains[split].sum(axis=0) / n
         if n_relevant:
             mean = importance_sum / n_relevant
             total = mean.sum()
@@ -130,8 +153,12 @@ class BoostedTrees:
             probability = shifted / shifted.sum(axis=1, keepdims=True)
         return targets - probability, probability * (1.0 - probability)
 
-    def _leaf_values(self, leaf, residual, hessian):
-        """Value of every leaf (n_trees, n_leaves): Newton steps, or means for regression."""
+    def _leaf_values(self, leaf, residual, hessian, n_classes_trees):
+        """Value of every leaf (n_trees, n_leaves): Newton steps, or means for regression.
+
+        ``n_classes_trees`` is the number of trees per stage (the classes, or 1), which
+        sets the multinomial step's factor ``(K - 1) / K``.
+        """
         n_trees = leaf.shape[0]
         n_leaves = int(leaf.max()) + 1
         keys = (leaf + n_leaves * np.arange(n_trees)[:, np.newaxis]).ravel()
@@ -142,7 +169,8 @@ class BoostedTrees:
             factor = 1.0
         else:
             denominator = np.bincount(keys, hessian.T.ravel(), minlength=size)
-            factor = 1.0 if n_trees == 1 else (n_trees - 1) / n_trees
+            K = n_classes_trees
+            factor = 1.0 if K == 1 else (K - 1) / K
         with np.errstate(divide="ignore", invalid="ignore"):
             values = np.where(denominator != 0, factor * numerator / denominator, 0.0)
         return values.reshape(n_trees, n_leaves)

@@ -84,3 +84,13 @@ def test_dci_with_fast_gbt_agrees_with_gbt():
     for key in ("disentanglement", "completeness", "informativeness_test"):
         assert fast[key] == pytest.approx(exact[key], abs=0.02), key
     np.testing.assert_allclose(fast["importance_matrix"], exact["importance_matrix"], atol=0.05)
+
+
+def test_growing_the_trees_of_a_stage_in_groups_changes_nothing():
+    # One feature: no ties to break at random, so the groups give the very same model.
+    X, y = _data(500, 1, 7, seed=6)
+    together = BoostedTrees("classification", n_estimators=15)
+    in_pairs = BoostedTrees("classification", n_estimators=15, trees_together=2)
+    assert together.fit_score(X[:400], y[:400], X[400:], y[400:]) == in_pairs.fit_score(
+        X[:400], y[:400], X[400:], y[400:]
+    )
