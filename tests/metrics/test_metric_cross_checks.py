@@ -218,6 +218,32 @@ def test_irs_matches_a_slow_loop_with_numpy_percentiles(mixed_code):
     )
 
 
+@pytest.mark.parametrize("layout", ["random", "ties", "sorted", "reversed", "zeros"])
+def test_irs_group_order_statistics_equal_a_full_sort(layout):
+    from sklearn_dvae.metrics.irs import _order_statistics
+
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        sizes = rng.integers(1, 80, size=rng.integers(1, 7))
+        bounds = np.concatenate(([0], np.cumsum(sizes)))
+        shape = (int(rng.integers(1, 5)), int(bounds[-1]))
+        values = {
+            "random": np.abs(rng.standard_normal(shape)),
+            "ties": rng.integers(0, 3, shape).astype(float),
+            "sorted": np.sort(rng.random(shape), axis=1),
+            "reversed": -np.sort(-rng.random(shape), axis=1),
+            "zeros": np.zeros(shape),
+        }[layout]
+        quantile = rng.choice([0.0, 0.5, 0.99, 1.0, rng.random()])
+        lowers = np.floor(quantile * (sizes - 1)).astype(np.int64)
+        uppers = np.minimum(lowers + 1, sizes - 1)
+        low, high = _order_statistics(values, bounds, lowers, uppers)
+        for g, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+            ordered = np.sort(values[:, start:stop], axis=1)
+            np.testing.assert_array_equal(low[:, g], ordered[:, lowers[g]])
+            np.testing.assert_array_equal(high[:, g], ordered[:, uppers[g]])
+
+
 def test_explicitness_matches_sklearn_roc_auc_per_factor(mixed_code):
     Z, factors = mixed_code
     details = modularity_explicitness_score(
