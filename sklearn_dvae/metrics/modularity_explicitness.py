@@ -241,34 +241,50 @@ def _fit_logistic(X, y, n_classes, *, C=1.0, tol=1e-4, max_iter=100):
     """
     n_samples, n_features = X.shape
     X = np.ascontiguousarray(X, dtype=np.float64)
-    features_by_row = np.ascontiguousarray(X.T)
+    # The features with a column of ones: one product then gives scores with their
+    # intercepts, and one product the gradients of both weights and intercepts.
+    augmented = np.ones((n_samples, n_features + 1))
+    augmented[:, :n_features] = X
+    augmented_by_row = np.ascontiguousarray(augmented.T)
+    # |score| <= ||(w_k, b_k)|| * ||(x, 1)||: while that bound keeps exp() far from
+    # overflow and underflow, the scores need no shift by their column maximum.
+    largest_norm = np.sqrt(np.max(np.einsum("ij,ij->i", augmented, augmented)))
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     # Sum of the feature vectors of each class: the gradient of the linear term.
     class_sums = np.stack(
         [np.bincount(y, X[:, j], minlength=n_classes) for j in range(n_features)], axis=1
     )
     n_weights = n_classes * n_features
+    parameters = np.empty((n_classes, n_features + 1))
 
     def loss_and_gradient(theta):
         weights = theta[:n_weights].reshape(n_classes, n_features)
         intercepts = theta[n_weights:]
-        scores = weights @ features_by_row
-        scores += intercepts[:, np.newaxis]
-        largest = scores.max(axis=0)
-        scores -= largest
+        parameters[:, :n_features] = weights
+        parameters[:, n_features] = intercepts
+        scores = parameters @ augmented_by_row
+        bound = largest_norm * np.sqrt(np.max(np.einsum("ij,ij->i", parameters, parameters)))
+        if bound < 300.0:
+            shift = 0.0
+        else:
+            largest = scores.max(axis=0)
+            scores -= largest
+            shift = largest.sum()
         np.exp(scores, out=scores)
         totals = scores.sum(axis=0)
         loss = (
             np.log(totals).sum()
-            + largest.sum()
+            + shift
             - np.sum(class_sums * weights)
             - counts @ intercepts
             + 0.5 / C * np.sum(weights * weights)
         )
-        scores /= totals  # probabilities
+        # Probabilities times the features, without dividing every score by its total.
+        # (BLAS is faster with the long dimension inner on both sides.)
+        expected = (augmented_by_row / totals) @ scores.T
         gradient = np.empty_like(theta)
-        gradient[:n_weights] = (scores @ X - class_sums + weights / C).ravel()
-        gradient[n_weights:] = scores.sum(axis=1) - counts
+        gradient[:n_weights] = (expected[:n_features].T - class_sums + weights / C).ravel()
+        gradient[n_weights:] = expected[n_features] - counts
         return loss / n_samples, gradient / n_samples
 
     result = minimize(

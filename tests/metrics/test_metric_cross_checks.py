@@ -238,7 +238,7 @@ def test_irs_group_order_statistics_equal_a_full_sort(layout):
         lowers = np.floor(quantile * (sizes - 1)).astype(np.int64)
         uppers = np.minimum(lowers + 1, sizes - 1)
         low, high = _order_statistics(values, bounds, lowers, uppers)
-        for g, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+        for g, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
             ordered = np.sort(values[:, start:stop], axis=1)
             np.testing.assert_array_equal(low[:, g], ordered[:, lowers[g]])
             np.testing.assert_array_equal(high[:, g], ordered[:, uppers[g]])
