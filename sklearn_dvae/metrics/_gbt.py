@@ -38,6 +38,11 @@ class BoostedTrees:
     trees_together : int, default=64
         Most trees of a stage grown at once (the working arrays hold this many
         rows of ``n_samples`` values).
+    engine : {"auto", "numba", "numpy"}, default="auto"
+        How the trees are grown: compiled by numba (``sklearn_dvae.metrics._gbt_numba``)
+        or with numpy arrays (``_grow``); ``"auto"`` takes numba when it is installed.
+        Both grow the same trees, up to near-ties between split points that their
+        sums round apart.
 
     Attributes
     ----------
@@ -55,8 +60,10 @@ class BoostedTrees:
         max_depth=3,
         random_state=None,
         trees_together=64,
+        engine="auto",
     ):
         self.task = task
+        self.engine = engine
         self.trees_together = trees_together
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -90,6 +97,7 @@ class BoostedTrees:
         sorted_values = np.take_along_axis(X_train.T, order, axis=1)  # (d, n)
         importance_sum = np.zeros(d)
         n_relevant = 0
+        step = self._stage_step(X_train, X_test, order, sorted_values, n_trees)
         for _ in range(self.n_estimators):
             # Every tree of a stage fits the gradients at the stage's start, so the
             # trees can grow in groups: at most `trees_together` at once bounds the
@@ -97,18 +105,7 @@ class BoostedTrees:
             residual, hessian = self._gradients(raw, targets)
             for first in range(0, n_trees, self.trees_together):
                 trees = slice(first, min(first + self.trees_together, n_trees))
-                leaf, leaf_test, gains = self._grow(
-                    X_train, X_test, order, sorted_values, residual[:, trees]
-                )
-                values = self._leaf_values(
-                    leaf,
-                    residual[:, trees],
-                    None if hessian is None else hessian[:, trees],
-                    n_trees,
-                )
-                rows = np.arange(leaf.shape[0])[:, np.newaxis]
-                raw[:, trees] += self.learning_rate * values[rows, leaf].T
-                raw_test[:, trees] += self.learning_rate * values[rows, leaf_test].T
+                gains = step(residual, hessian, trees, raw, raw_test)
                 split = gains.any(axis=1)
                 n_relevant += int(split.sum())
                 importance_sum += gains[split].sum(axis=0) / n
@@ -120,6 +117,75 @@ class BoostedTrees:
             self.feature_importances_ = np.zeros(d)
         train_labels = self.classes_[y_train] if self.task == "classification" else y_train
         return self._score(raw, train_labels), self._score(raw_test, y_test)
+
+    def _stage_step(self, X_train, X_test, order, sorted_values, n_trees):
+        """A function growing the trees ``trees`` (a slice of a stage's) and adding
+        their leaf values to the raw predictions in place; it returns their gains."""
+        engine = self.engine
+        if engine not in ("auto", "numba", "numpy"):
+            raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}.")
+        if engine == "numba" and not 1 <= self.max_depth <= 6:
+            raise ValueError(f"engine='numba' grows trees of depth 1 to 6, not {self.max_depth}.")
+        d = X_train.shape[1]
+        compiled = None
+        if engine != "numpy" and 1 <= self.max_depth <= 6:
+            compiled = _compiled(required=engine == "numba")
+        # The multinomial Newton step's factor (K - 1) / K, K trees per stage.
+        factor = 1.0 if n_trees == 1 else (n_trees - 1) / n_trees
+        if compiled is None:
+
+            def step(residual, hessian, trees, raw, raw_test):
+                leaf, leaf_test, gains = self._grow(
+                    X_train,
+                    X_test,
+                    order,
+                    sorted_values,
+                    residual[:, trees],
+                    self._priority(len(range(n_trees)[trees]), d),
+                )
+                values = self._leaf_values(
+                    leaf,
+                    residual[:, trees],
+                    None if hessian is None else hessian[:, trees],
+                    n_trees,
+                )
+                rows = np.arange(leaf.shape[0])[:, np.newaxis]
+                raw[:, trees] += self.learning_rate * values[rows, leaf].T
+                raw_test[:, trees] += self.learning_rate * values[rows, leaf_test].T
+                return gains
+
+            return step
+
+        grow_trees, add_leaf_values = compiled
+        X_T = np.ascontiguousarray(X_train.T)
+        X_test_T = np.ascontiguousarray(X_test.T)
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        sorted_values = np.ascontiguousarray(sorted_values)
+
+        def compiled_step(residual, hessian, trees, raw, raw_test):
+            r = np.ascontiguousarray(residual[:, trees])
+            priority = self._priority(r.shape[1], d)
+            leaf, leaf_test, gains = grow_trees(
+                X_T, X_test_T, order, sorted_values, r, priority, self.max_depth
+            )
+            h = np.empty((0, 0)) if hessian is None else np.ascontiguousarray(hessian[:, trees])
+            add_leaf_values(
+                leaf, leaf_test, r, h, factor, self.learning_rate, raw, raw_test, trees.start
+            )
+            return gains
+
+        return compiled_step
+
+    def _priority(self, n_trees, d):
+        """Random ranks breaking exact ties between features.
+
+        scikit-learn visits the features of a node in a random order and keeps the
+        first strictly better one, so exact ties go to a random feature; here each
+        (tree, depth, feature, node) gets a random rank, the lowest winning a tie.
+        Both engines draw them alike, so they break ties alike.
+        """
+        depth = max(self.max_depth, 1)
+        return self.random_state.random_sample((n_trees, depth, d, 2 ** (depth - 1)))
 
     # ------------------------------------------------------------------ loss
     def _start(self, y, n_test):
@@ -185,7 +251,7 @@ class BoostedTrees:
         return float(np.mean(self.classes_[predicted] == np.asarray(y)))
 
     # ------------------------------------------------------------------ trees
-    def _grow(self, X, X_test, order, sorted_values, residual):
+    def _grow(self, X, X_test, order, sorted_values, residual, priority):
         """Grow one tree per column of ``residual``; return leaves and importances.
 
         Returns
@@ -221,7 +287,15 @@ class BoostedTrees:
                 splittable[:] = False
             else:
                 feature, threshold, found = self._best_splits(
-                    node, r, order, sorted_values, n_nodes, size, total, splittable
+                    node,
+                    r,
+                    order,
+                    sorted_values,
+                    n_nodes,
+                    size,
+                    total,
+                    splittable,
+                    np.moveaxis(priority[:, depth, :, :n_nodes], 1, 0),
                 )
                 splittable &= found
             # Nodes that do not split become leaves, numbered per tree in node order
@@ -261,7 +335,9 @@ class BoostedTrees:
             n_nodes *= 2
         return leaf, leaf_test, gains
 
-    def _best_splits(self, node, r, order, sorted_values, n_nodes, size, total, splittable):
+    def _best_splits(
+        self, node, r, order, sorted_values, n_nodes, size, total, splittable, priority
+    ):
         """Best split of every splittable node over all features.
 
         Splits are ranked by scikit-learn's proxy improvement (``friedman_mse``'s
@@ -277,9 +353,8 @@ class BoostedTrees:
         best_priority = np.full((n_trees, n_nodes), np.inf)
         feature = np.zeros((n_trees, n_nodes), dtype=np.int64)
         threshold = np.zeros((n_trees, n_nodes))
-        # scikit-learn visits the features of a node in a random order and keeps the
-        # first strictly better one: exact ties go to a random feature.
-        priority = self.random_state.random_sample((d, n_trees, n_nodes))
+        # priority (d, n_trees, n_nodes): exact ties go to the lowest rank (see
+        # `_priority`).
         # The layout's runs: the nodes in order, then the samples of leaves (key
         # n_nodes), which are never split points.
         key = np.where(node >= 0, node, n_nodes).astype(np.int16 if n_nodes < 2**15 else np.int64)
@@ -354,6 +429,19 @@ class BoostedTrees:
                 feature[better] = f
                 threshold[better] = middle
         return feature, threshold, np.isfinite(best)
+
+
+def _compiled(required=False):
+    """numba's kernels, or None when numba is missing (an error if ``required``)."""
+    try:
+        from ._gbt_numba import add_leaf_values, grow_trees
+    except ImportError as error:
+        if required:
+            raise ImportError(
+                "engine='numba' needs numba: pip install 'sklearn-dvae[fast]'."
+            ) from error
+        return None
+    return grow_trees, add_leaf_values
 
 
 def _per_position(node_max, run, n_nodes):
