@@ -226,7 +226,12 @@ def main():
             f"| {row['metric']} | {v['disentanglement']:.4f} | {v['completeness']:.4f} | "
             f"{v['informativeness']:.4f} |"
         )
-    OUTPUT.write_text(json.dumps({"rows": rows, "reference": reference}, indent=1, default=float))
+    OUTPUT.write_text(json.dumps({"rows": rows, "reference": reference}, indent=1, default=_plain))
+
+
+def _plain(value):
+    """JSON form of numpy values (details hold arrays and numpy scalars)."""
+    return value.tolist() if hasattr(value, "tolist") else float(value)
 
 
 if __name__ == "__main__":
