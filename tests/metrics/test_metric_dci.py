@@ -134,11 +134,13 @@ def test_faster_importances_agree_with_gbt_on_a_clean_representation(small_ident
     )
 
 
-def test_parallel_fit_gives_the_same_result_as_serial(small_identity):
+@pytest.mark.parametrize("importance", ["gbt", "fast_gbt"])
+def test_parallel_fit_gives_the_same_result_as_serial(small_identity, importance):
     Z, factors = small_identity
     Z = Z + np.random.default_rng(3).standard_normal(Z.shape)
-    serial = dci_score(Z, factors, random_state=0, return_details=True, **FAST)
-    parallel = dci_score(Z, factors, random_state=0, n_jobs=2, return_details=True, **FAST)
+    kwargs = {"importance": importance, "random_state": 0, "return_details": True, **FAST}
+    serial = dci_score(Z, factors, **kwargs)
+    parallel = dci_score(Z, factors, n_jobs=2, **kwargs)
     np.testing.assert_array_equal(serial["importance_matrix"], parallel["importance_matrix"])
 
 
