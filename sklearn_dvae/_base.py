@@ -7,6 +7,7 @@ callbacks, history, checkpoints and device handling work through that net.
 """
 
 import numbers
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -81,13 +82,27 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         their reductions and all determinant, Cholesky and logsumexp math stay
         in float32, and ``transform`` always encodes in float32.
     compile : bool or {"default", "reduce-overhead", "max-autotune", \
-"max-autotune-no-cudagraphs"}, default=False
+"max-autotune-no-cudagraphs", "cuda-graph"}, default=False
         Compile the training forward and backward passes with ``torch.compile``
         (True means ``"default"``; ``"reduce-overhead"`` adds CUDA graphs on a
         GPU). The first steps pay the compilation (tens of seconds); a seeded
         run gives the same model as without it up to rounding (the noise is
         drawn as in eager mode). ``transform`` and the other inference methods
         run eagerly. Needs a C++ compiler on the CPU, Triton on a GPU.
+        ``"cuda-graph"`` instead captures each whole training step (forward,
+        loss, backward and optimizer update; FactorVAE's discriminator update
+        too) as one CUDA graph after three eager warm-up steps, and replays it:
+        no compiler, and the per-kernel launch cost that bounds this small
+        network on a GPU is gone. It needs an optimizer with ``capturable``
+        (Adam, AdamW, ...; set on by the estimator), float32 precision, a loss
+        that does not change with the step (not AnnealedVAE) and runs without
+        host synchronisation (not CHyVAE, whose inverse-Wishart terms check their
+        degrees of freedom on the host), no learning-rate
+        schedule and no ``on_grad_computed`` callback; a batch of another shape
+        (an epoch's last) runs eagerly, and a non-finite loss is detected after
+        its update. The noise differs from the eager run's (same distribution),
+        so a seeded run is reproducible but not the eager run's model. Without a
+        GPU it warns and trains eagerly.
     memory_format : {"contiguous", "channels_last"}, default="contiguous"
         Memory format of the convolutional networks. ``"channels_last"`` stores
         the conv weights as ``torch.channels_last`` (NHWC in memory) once the
@@ -163,7 +178,13 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "compile": [
             "boolean",
             StrOptions(
-                {"default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"}
+                {
+                    "default",
+                    "reduce-overhead",
+                    "max-autotune",
+                    "max-autotune-no-cudagraphs",
+                    "cuda-graph",
+                }
             ),
         ],
         "memory_format": [StrOptions({"contiguous", "channels_last"})],
@@ -282,6 +303,39 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise ValueError(
                 f"{type(self).__name__} needs batch statistics: batch_size must be at least "
                 f"{self._min_batch_size}, got {self.batch_size}."
+            )
+        if self.compile == "cuda-graph":
+            self._check_cuda_graph_options()
+
+    #: Why a model's training step cannot be captured as a CUDA graph (None: it can).
+    _cuda_graph_unsupported = None
+
+    def _check_cuda_graph_options(self):
+        name = type(self).__name__
+        if self._cuda_graph_unsupported is not None:
+            raise ValueError(
+                f"compile='cuda-graph' is not supported by {name}: {self._cuda_graph_unsupported}."
+            )
+        if self.precision != "float32":
+            raise ValueError(
+                "compile='cuda-graph' needs precision='float32', got "
+                f"precision={self.precision!r}."
+            )
+        if "capturable" not in self.optimizer.__init__.__code__.co_varnames:
+            raise ValueError(
+                "compile='cuda-graph' needs an optimizer with a 'capturable' option (Adam, "
+                f"AdamW, ...); {self.optimizer.__name__} has none."
+            )
+        from skorch.callbacks import LRScheduler
+
+        if any(
+            isinstance(c[1] if isinstance(c, tuple) else c, LRScheduler)
+            for c in self.callbacks or []
+        ):
+            raise ValueError(
+                "compile='cuda-graph' cannot follow a learning-rate schedule (the captured "
+                "update keeps the learning rate it was captured with); remove the "
+                "LRScheduler callback or use another compile mode."
             )
 
     def _check_n_samples(self, X):
@@ -464,6 +518,19 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         with torch.random.fork_rng(devices=devices):
             yield
 
+    def _cuda_graph_params(self, device):
+        """The optimizer option a captured step needs, or a warning without a GPU."""
+        if self.compile != "cuda-graph":
+            return {}
+        if not (str(device).startswith("cuda") and torch.cuda.is_available()):
+            warnings.warn(
+                f"compile='cuda-graph' needs a CUDA device; training on {device!r} runs eagerly.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return {}
+        return {"optimizer__capturable": True}
+
     def _net_params(self):
         """Keyword arguments of the skorch net; subclasses add their modules here."""
         return {}
@@ -507,6 +574,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             compile_mode=(
                 ("default" if self.compile is True else self.compile) if self.compile else None
             ),
+            **self._cuda_graph_params(device),
             **self._net_params(),
         )
         with self._rng_scope(device):

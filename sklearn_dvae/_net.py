@@ -277,6 +277,7 @@ class VAENet(NeuralNet):
         self : VAENet
         """
         super().initialize()
+        self.__dict__.pop("_cuda_graph", None)
         self.training_steps_ = 0
         return self
 
@@ -338,7 +339,7 @@ class VAENet(NeuralNet):
     # -- training -------------------------------------------------------------
     def _forward_module(self):
         """The module to run: its compiled twin in training when asked, else itself."""
-        if self.compile_mode is None or not self.module_.training:
+        if self.compile_mode in (None, "cuda-graph") or not self.module_.training:
             return self.module_
         compiled = self.__dict__.get("_compiled")
         if compiled is None or compiled[0] is not self.module_:
@@ -351,6 +352,7 @@ class VAENet(NeuralNet):
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_compiled", None)  # rebuilt on first use; not picklable
+        state.pop("_cuda_graph", None)  # likewise, captured again after warm-up steps
         return state
 
     def infer(self, x, **fit_params):
@@ -413,7 +415,7 @@ class VAENet(NeuralNet):
         loss, terms = self.objective._loss(output, step=self.training_steps_, training=training)
         return loss, terms
 
-    def _check_finite(self, loss, terms, training=True):
+    def _check_finite(self, loss, terms, training=True, after_update=False):
         """The loss and its named terms as floats; raise if any is NaN or infinite.
 
         One device-to-host transfer for all terms. Called before the backward
@@ -430,8 +432,13 @@ class VAENet(NeuralNet):
             raise TrainingDivergedError(
                 f"The {where} loss became non-finite at epoch {len(self.history)}, "
                 f"step {self.training_steps_ + 1}: term(s) {', '.join(bad)} = "
-                f"{list(bad.values())}. The parameters are those from before this step. "
-                "Lower the learning rate, rescale the data, or check the hyperparameters."
+                f"{list(bad.values())}. "
+                + (
+                    "This step's update was applied (compile='cuda-graph' checks after it). "
+                    if after_update
+                    else "The parameters are those from before this step. "
+                )
+                + "Lower the learning rate, rescale the data, or check the hyperparameters."
             )
         return values
 
@@ -469,6 +476,11 @@ class VAENet(NeuralNet):
         TrainingDivergedError
             If the loss or one of its terms is NaN or infinite.
         """
+        if self._graph_step_wanted():
+            return self._graph_train_step(batch, **fit_params)
+        return self._eager_train_step(batch, **fit_params)
+
+    def _eager_train_step(self, batch, **fit_params):
         self._set_training(True)
         Xi, _ = unpack_data(batch)
         output = self.infer(Xi, **fit_params)
@@ -485,6 +497,76 @@ class VAENet(NeuralNet):
         self._step_optimizer(None)
         self.training_steps_ += 1
         return {"loss": loss.detach(), "y_pred": output}
+
+    # -- whole-step CUDA graphs (compile="cuda-graph") --------------------------
+    #: Eager steps, on a side stream, before the step is captured.
+    graph_warmup_steps = 3
+
+    def _graph_step_wanted(self):
+        return (
+            self.compile_mode == "cuda-graph"
+            and str(self.device).startswith("cuda")
+            and torch.cuda.is_available()
+        )
+
+    def _graph_body(self, x, **fit_params):
+        """The captured step: forward, loss, backward and update, with no host sync.
+
+        Returns the loss, its named terms and the forward pass's output, the
+        graph's static tensors (overwritten by each replay).
+        """
+        output = self.infer(x, **fit_params)
+        loss, terms = self._loss_and_terms(output, training=True)
+        self._zero_grad_optimizer(set_to_none=True)
+        loss.backward()
+        self._step_optimizer(None)
+        return loss, terms, output
+
+    def _graph_train_step(self, batch, **fit_params):
+        """A training step replayed from a CUDA graph (see ``compile="cuda-graph"``).
+
+        The first `graph_warmup_steps` steps run eagerly on a side stream (cuDNN,
+        allocator and optimizer state are set up there, as capture requires),
+        the next one is captured and replayed, and every later step of the same
+        batch shape only copies its batch into the graph's input and replays.
+        A batch of another shape runs eagerly. The finiteness check reads the
+        loss and terms after the update.
+        """
+        self._set_training(True)
+        Xi, _ = unpack_data(batch)
+        x = to_tensor(Xi, device=self.device)
+        graph = self.__dict__.get("_cuda_graph")
+        key = (tuple(x.shape), x.dtype, id(self.module_), id(self.optimizer_))
+        if graph is None or graph["key"] != key:
+            if graph is not None and graph["key"][2:] == key[2:] and graph["captured"]:
+                # Same networks, another batch shape (an epoch's last batch).
+                return self._eager_train_step((x, None), **fit_params)
+            graph = {"key": key, "captured": False, "warmup": 0}
+            self.__dict__["_cuda_graph"] = graph
+        if not graph["captured"] and graph["warmup"] < self.graph_warmup_steps:
+            side = torch.cuda.Stream(device=x.device)
+            side.wait_stream(torch.cuda.current_stream(x.device))
+            with torch.cuda.stream(side):
+                step = self._eager_train_step((x, None), **fit_params)
+            torch.cuda.current_stream(x.device).wait_stream(side)
+            graph["warmup"] += 1
+            return step
+        if not graph["captured"]:
+            static_x = x.clone()
+            self._zero_grad_optimizer(set_to_none=True)
+            cuda_graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(cuda_graph):
+                loss, terms, output = self._graph_body(static_x, **fit_params)
+            graph.update(
+                captured=True, graph=cuda_graph, x=static_x, loss=loss, terms=terms, output=output
+            )
+        else:
+            graph["x"].copy_(x)
+        graph["graph"].replay()
+        values = self._check_finite(graph["loss"], graph["terms"], after_update=True)
+        self._record_terms("train", values)
+        self.training_steps_ += 1
+        return {"loss": graph["loss"].detach().clone(), "y_pred": graph["output"]}
 
     def validation_step(self, batch, **fit_params):
         """The objective on a validation batch, without gradients.
@@ -553,6 +635,8 @@ class VAENet(NeuralNet):
             ``f_optimizer``, ``f_history``, ``checkpoint``, ...).
         """
         super().load_params(*args, **kwargs)
+        # A captured step refers to the optimizer's old state tensors.
+        self.__dict__.pop("_cuda_graph", None)
         if len(self.history) and "training_steps" in self.history[-1]:
             self.training_steps_ = int(self.history[-1]["training_steps"])
 

@@ -6,8 +6,9 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import LRScheduler
 
-from sklearn_dvae import BetaVAE, FactorVAE
+from sklearn_dvae import AnnealedVAE, BetaVAE, CHyVAE, FactorVAE
 
 pytestmark = [
     pytest.mark.filterwarnings(
@@ -80,3 +81,41 @@ def test_compiled_channels_last_conv_training_follows_the_eager_run():
     np.testing.assert_allclose(compiled.transform(X), eager.transform(X), atol=1e-4)
     weight = compiled.net_.module_.encoder.net[2].weight
     assert weight.is_contiguous(memory_format=torch.channels_last)
+
+
+# ------------------------------------------------------- compile="cuda-graph"
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (AnnealedVAE(compile="cuda-graph"), "not supported by AnnealedVAE: its loss changes"),
+        (CHyVAE(compile="cuda-graph"), "not supported by CHyVAE: its inverse-Wishart"),
+        (BetaVAE(compile="cuda-graph", precision="bfloat16"), "needs precision='float32'"),
+        (
+            BetaVAE(compile="cuda-graph", optimizer=torch.optim.LBFGS),
+            "needs an optimizer with a 'capturable' option",
+        ),
+        (
+            BetaVAE(compile="cuda-graph", callbacks=[("lr", LRScheduler())]),
+            "cannot follow a learning-rate schedule",
+        ),
+    ],
+    ids=["annealed", "chyvae", "bfloat16", "lbfgs", "lr-schedule"],
+)
+def test_cuda_graph_rejects_what_a_captured_step_cannot_do(model, message):
+    with pytest.raises(ValueError, match=message):
+        model.fit(_data())
+    assert not hasattr(model, "net_")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback without a GPU")
+def test_cuda_graph_without_a_gpu_warns_and_trains_eagerly():
+    X = _data()
+    kwargs = {"latent_dim": 2, "hidden_units": (16,), "batch_size": 16, "max_epochs": 2}
+    eager = BetaVAE(random_state=0, **kwargs).fit(X)
+    with pytest.warns(UserWarning, match="needs a CUDA device; training on 'cpu' runs eagerly"):
+        graphed = BetaVAE(random_state=0, compile="cuda-graph", **kwargs).fit(X)
+    np.testing.assert_array_equal(_losses(graphed), _losses(eager))
+    assert (
+        "capturable" not in graphed.net_.optimizer_.defaults
+        or not (graphed.net_.optimizer_.defaults["capturable"])
+    )

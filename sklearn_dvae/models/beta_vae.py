@@ -213,6 +213,10 @@ warm_start, precision, compile, memory_format
         "iteration_threshold": [Interval(numbers.Integral, 1, None, closed="left")],
     }
     _loss_term_names = ("reconstruction", "kl", "capacity")
+    _cuda_graph_unsupported = (
+        "its loss changes with the training step (the capacity schedule), which a "
+        "captured step would freeze"
+    )
 
     def __init__(
         self,

@@ -89,6 +89,10 @@ warm_start, precision, compile, memory_format
     }
     _loss_term_names = ("reconstruction", "kl", "gaussian_kl", "inverse_wishart_kl")
     _posterior = "full"
+    _cuda_graph_unsupported = (
+        "its inverse-Wishart terms check their degrees of freedom on the host, a "
+        "synchronisation that CUDA graph capture forbids"
+    )
 
     def __init__(
         self,

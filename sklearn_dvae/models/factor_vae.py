@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval
 from skorch.dataset import unpack_data
+from skorch.utils import to_device
 
 from .._base import DisentangledVAE
 from .._net import VAENet
@@ -48,6 +49,8 @@ class FactorVAENet(VAENet):
             self.discriminator_.parameters(),
             lr=estimator.discriminator_lr,
             betas=tuple(estimator.discriminator_betas),
+            # Its update is captured with the VAE's under compile="cuda-graph".
+            capturable=self._graph_step_wanted(),
         )
         return self
 
@@ -86,9 +89,29 @@ class FactorVAENet(VAENet):
         accuracy = correct.float() / (len(logits_real) + len(logits_permuted))
         return loss.detach(), accuracy
 
-    def train_step(self, batch, **fit_params):
+    def _graph_body(self, x, **fit_params):
+        # The eager step below without its host syncs: both updates in one graph.
+        n_vae = (len(x) + 1) // 2
+        x_vae, x_other = x[:n_vae], x[n_vae:]
+        self.discriminator_.requires_grad_(False)
+        try:
+            output = self.infer(x_vae, **fit_params)
+            loss, terms = self._loss_and_terms(output, training=True)
+            self.optimizer_.zero_grad(set_to_none=True)
+            loss.backward()
+        finally:
+            self.discriminator_.requires_grad_(True)
+        self.optimizer_.step()
+        d_loss, d_accuracy = self.discriminator_step(output.z, x_other)
+        terms = {**terms, "discriminator_loss": d_loss, "discriminator_accuracy": d_accuracy}
+        return loss, terms, output
+
+    def _eager_train_step(self, batch, **fit_params):
         self._set_training(True)
         Xi, _ = unpack_data(batch)
+        # One copy to the device for both halves (host batches, e.g. when the data
+        # is not kept on the device): the discriminator's half is not sent by infer.
+        Xi = to_device(Xi, self.device)
         n_vae = (len(Xi) + 1) // 2
         x_vae, x_other = Xi[:n_vae], Xi[n_vae:]
 
