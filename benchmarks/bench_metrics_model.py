@@ -44,8 +44,6 @@ sys.path.insert(0, str(HERE))
 
 from compare_disentanglement_lib import GRID, METRICS, RESULTS, our_calls  # noqa: E402
 
-from sklearn_dvae._memory import TOP_PAD, TRIM_THRESHOLD  # noqa: E402
-
 ENCODER_FILE = RESULTS / "bench_model_encoder.pt"
 MODEL_FILE = RESULTS / "bench_model.pkl"
 REFERENCE_OUTPUT = RESULTS / "bench_metrics_model_reference.json"
@@ -206,6 +204,8 @@ def main():
     # memory to the system after every call here (9.9 million page faults and a third
     # of its time in the kernel for 1,600 calls of its beta-VAE score: 16.3 ms per
     # call against 7.5 ms with these settings), which would flatter this package.
+    from sklearn_dvae._memory import TOP_PAD, TRIM_THRESHOLD
+
     env = {
         **os.environ,
         "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD),
