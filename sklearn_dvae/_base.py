@@ -94,13 +94,13 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         too) as one CUDA graph after three eager warm-up steps, and replays it:
         no compiler, and the per-kernel launch cost that bounds this small
         network on a GPU is gone. It needs an optimizer with ``capturable``
-        (Adam, AdamW, ...; set on by the estimator), float32 precision, a loss
-        that does not change with the step (not AnnealedVAE) and runs without
-        host synchronisation (not CHyVAE, whose inverse-Wishart terms check their
-        degrees of freedom on the host), no learning-rate
-        schedule and no ``on_grad_computed`` callback; a batch of another shape
-        (an epoch's last) runs eagerly, and a non-finite loss is detected after
-        its update. The noise differs from the eager run's (same distribution),
+        (Adam, AdamW, ...; set on by the estimator), float32 precision, no
+        learning-rate schedule, and a loss that does not change with the step
+        (not AnnealedVAE) and runs without host synchronisation (not CHyVAE,
+        whose inverse-Wishart terms check their degrees of freedom on the host).
+        Replayed steps do not call ``on_grad_computed`` callbacks; a batch of
+        another shape (an epoch's last) runs eagerly, and a non-finite loss is
+        detected after its update. The noise differs from the eager run's (same distribution),
         so a seeded run is reproducible but not the eager run's model. Without a
         GPU it warns and trains eagerly.
     memory_format : {"contiguous", "channels_last"}, default="contiguous"
