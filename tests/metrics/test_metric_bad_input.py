@@ -8,6 +8,7 @@ from sklearn_dvae.metrics import (
     dci_score,
     factor_vae_score,
     gaussian_total_correlation,
+    gaussian_wasserstein_correlation,
     irs_score,
     latent_mutual_info_score,
     mig_score,
@@ -143,8 +144,46 @@ def test_unknown_options_raise(data):
         mig_score(Z, factors, continuous_factors=[True, False, True])
 
 
-def test_unsupervised_scores_check_z_too():
-    with pytest.raises(ValueError, match="Z contains NaN"):
-        gaussian_total_correlation(np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 0.0]]))
-    with pytest.raises(ValueError, match="same number of rows"):
-        gaussian_total_correlation(np.zeros((10, 2)), np.zeros((9, 1)))
+# The unsupervised scores take no factors, but accept them (ignored but for their row
+# count) so that scorers can pass y through: mismatched rows apply to them too.
+UNSUPERVISED = [
+    gaussian_total_correlation,
+    gaussian_wasserstein_correlation,
+    latent_mutual_info_score,
+]
+UNSUPERVISED_IDS = [metric.__name__ for metric in UNSUPERVISED]
+
+
+@pytest.mark.parametrize("metric", UNSUPERVISED, ids=UNSUPERVISED_IDS)
+def test_unsupervised_scores_reject_mismatched_row_counts(metric, data):
+    Z, factors = data
+    message = (
+        f"{metric.__name__}: Z and factors must have the same number of rows, got 200 and 199"
+    )
+    with pytest.raises(ValueError, match=message):
+        metric(Z, factors[:-1])
+
+
+@pytest.mark.parametrize("metric", UNSUPERVISED, ids=UNSUPERVISED_IDS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_unsupervised_scores_reject_nan_or_inf_in_z(metric, bad, data):
+    Z, _ = data
+    Z = Z.copy()
+    Z[17, 1] = bad
+    with pytest.raises(ValueError, match=f"{metric.__name__}: Z contains NaN or infinity.*row 17"):
+        metric(Z)
+
+
+@pytest.mark.parametrize("metric", UNSUPERVISED, ids=UNSUPERVISED_IDS)
+@pytest.mark.parametrize("with_factors", [False, True], ids=["no_factors", "with_factors"])
+def test_unsupervised_scores_reject_a_single_row(metric, with_factors, data):
+    Z, factors = data
+    with pytest.raises(ValueError, match=f"{metric.__name__}: needs at least 2 samples, got 1"):
+        metric(Z[:1], factors[:1] if with_factors else None)
+
+
+@pytest.mark.parametrize("metric", UNSUPERVISED, ids=UNSUPERVISED_IDS)
+def test_unsupervised_scores_reject_one_dimensional_z(metric, data):
+    Z, _ = data
+    with pytest.raises(ValueError, match="Z must be 2-D"):
+        metric(Z[:, 0])

@@ -83,6 +83,22 @@ def test_pure_noise_scores_at_most_0_2(small_identity):
     details = dci_score(noise, factors, random_state=0, return_details=True, **FAST)
     assert details["disentanglement"] <= 0.2
     assert details["completeness"] <= 0.2
+    # Chance accuracy on 4 balanced classes is 0.25; the trees overfit the training rows.
+    assert details["informativeness_test"] <= 0.35
+
+
+def test_all_zero_representation_scores_0_and_informativeness_at_chance(small_identity):
+    _, factors = small_identity
+    details = dci_score(
+        np.zeros((len(factors), 3)), factors, random_state=0, return_details=True, **FAST
+    )
+    # No split is possible: every importance is 0, which counts as uniform (entropy 1).
+    np.testing.assert_array_equal(details["importance_matrix"], 0.0)
+    assert details["disentanglement"] == pytest.approx(0.0, abs=1e-12)
+    assert details["completeness"] == pytest.approx(0.0, abs=1e-12)
+    # Each predictor can only output one class for every row: accuracy near 1/4.
+    assert details["informativeness_test"] == pytest.approx(0.25, abs=0.05)
+    assert np.all(details["informativeness_per_factor"] <= 0.35)
 
 
 def test_permuting_and_rescaling_latents_changes_nothing(small_identity):
