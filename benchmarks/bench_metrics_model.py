@@ -9,14 +9,18 @@ the sample sizes of the 2019 study:
   encodes every batch it samples (about 3 million images for the whole set of
   metrics), as its protocol does with a trained model;
 - this package encodes a held-out pool of ``--pool`` images drawn uniformly from the
-  grid once with ``transform`` and runs every metric on the codes and factors.
+  grid once with ``transform`` and runs every metric on the codes and factors. Several
+  pool sizes (``--pool 20000 50000``, the default) are each drawn, encoded and scored
+  in turn against the one reference run, smallest first. Every pool must hold at
+  least 15,000 rows: SAP, DCI and explicitness train on 10,000 rows and test on 5,000
+  others.
 
 Both run on the CPU (or ``--device cuda``) with the same torch threads, one after the
 other, each with the whole image set in memory (as disentanglement_lib's dSprites
 loader holds it), and with the same glibc allocator settings (those this package
 applies to itself; ``--reference-default-malloc`` runs the reference with glibc's
 defaults, under which its encoder calls were 2.2x slower here). The table reports
-each metric's time on both sides, the pool's encoding time, and the totals. DCI's
+each metric's time on both sides, each pool's encoding time, and the totals. DCI's
 boosted trees take minutes on both sides whatever the encoder does, so DCI runs only
 with ``--with-dci`` and is totalled apart; this package then uses
 ``importance="fast_gbt"`` (the same trees, grown vectorised) unless
@@ -48,6 +52,7 @@ ENCODER_FILE = RESULTS / "bench_model_encoder.pt"
 MODEL_FILE = RESULTS / "bench_model.pkl"
 REFERENCE_OUTPUT = RESULTS / "bench_metrics_model_reference.json"
 OUTPUT = RESULTS / "bench_metrics_model.json"
+MIN_POOL = 15_000
 
 
 def train_and_export(steps, images, device):
@@ -124,6 +129,7 @@ def run_reference(images_path, metrics, seed, device, output):
 
 
 def run_ours(model, images, metrics, pool, seed, n_jobs, dci_importance="fast_gbt"):
+    """Draw ``pool`` rows (seeded), encode them once, run every metric on the codes."""
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(images.shape[0], size=pool, replace=False))
     factors = np.column_stack(np.unravel_index(rows, GRID))
@@ -148,7 +154,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference-python", default=os.environ.get("DLIB_PYTHON"))
     parser.add_argument("--train-steps", type=int, default=300)
-    parser.add_argument("--pool", type=int, default=50_000, help="images encoded once")
+    parser.add_argument(
+        "--pool",
+        type=int,
+        nargs="+",
+        default=[20_000, 50_000],
+        help="sizes of the pool encoded once (each run in turn, smallest first)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--n-jobs", type=int, default=-1, help="DCI's parallel fits")
@@ -184,6 +196,12 @@ def main():
         return
     if not args.reference_python:
         parser.error("give --reference-python (or DLIB_PYTHON)")
+    pools = sorted(set(args.pool))
+    if pools[0] < MIN_POOL:
+        parser.error(
+            f"--pool {pools[0]}: every pool needs at least {MIN_POOL:,} rows "
+            "(10,000 training and 5,000 test rows for SAP, DCI and explicitness)"
+        )
     from sklearn_dvae.datasets import make_dsprites  # numpy only: torch is not imported
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -222,48 +240,70 @@ def main():
         model = pickle.load(file)
     # Grid order, in memory, as the reference's images are (see run_reference).
     images = np.array(cached)
-    encode_seconds, ours = run_ours(
-        model, images, metrics, args.pool, args.seed, args.n_jobs, args.dci_importance
-    )
+    runs = {}
+    for pool in pools:
+        runs[pool] = run_ours(
+            model, images, metrics, pool, args.seed, args.n_jobs, args.dci_importance
+        )
 
     print(
         f"\ndevice {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        f"pool {args.pool:,} images encoded in {encode_seconds:.2f} s\n"
+        + ", ".join(f"pool {p:,} encoded in {runs[p][0]:.2f} s" for p in pools)
+        + "\n"
     )
-    print("| metric | reference: images encoded | reference (s) | ours (s) | value ref / ours |")
-    print("|---|---|---|---|---|")
+    ours_head = " | ".join(f"ours, pool {p:,} (s)" for p in pools)
+    values_head = " / ".join(f"{p // 1000}k" for p in pools)
+    print(
+        f"| metric | reference: images encoded | reference (s) | {ours_head} | "
+        f"value ref / ours {values_head} |"
+    )
+    print("|---|---|---|" + "---|" * len(pools) + "---|")
     for metric in metrics:
-        ref, own = reference[metric], ours[metric]
+        ref = reference[metric]
+        times = " | ".join(f"{runs[p][1][metric]['seconds']:.3f}" for p in pools)
+        values = " / ".join(f"{runs[p][1][metric]['score']:.3f}" for p in pools)
         print(
-            f"| {metric} | {ref['images']:,} | {ref['seconds']:.1f} | {own['seconds']:.3f} | "
-            f"{ref['score']:.3f} / {own['score']:.3f} |"
+            f"| {metric} | {ref['images']:,} | {ref['seconds']:.1f} | {times} | "
+            f"{ref['score']:.3f} / {values} |"
         )
+    encodes = " | ".join(f"{runs[p][0]:.2f}" for p in pools)
+    print(f"| encoding the pool once | | | {encodes} | |")
     headline = [m for m in metrics if m != "dci"]
     ref_total = sum(reference[m]["seconds"] for m in headline)
-    our_total = encode_seconds + sum(ours[m]["seconds"] for m in headline)
-    print(
-        f"\nall metrics but DCI: reference {ref_total:.1f} s, ours {our_total:.1f} s "
-        f"(encoding {encode_seconds:.1f} s included): {ref_total / our_total:.1f}x"
-    )
-    summary = {"metrics_but_dci": {"reference": ref_total, "ours": our_total}}
-    if "dci" in metrics:
-        ref_all = ref_total + reference["dci"]["seconds"]
-        our_all = our_total + ours["dci"]["seconds"]
-        print(
-            f"with DCI: reference {ref_all:.1f} s, ours {our_all:.1f} s: {ref_all / our_all:.1f}x"
+    summary = {}
+    for pool in pools:
+        encode_seconds, ours = runs[pool]
+        our_total = encode_seconds + sum(ours[m]["seconds"] for m in headline)
+        line = (
+            f"pool {pool:,}: all metrics but DCI: reference {ref_total:.1f} s, ours "
+            f"{our_total:.1f} s (encoding {encode_seconds:.1f} s included): "
+            f"{ref_total / our_total:.1f}x"
         )
-        summary["all_metrics"] = {"reference": ref_all, "ours": our_all}
+        summary[pool] = {"metrics_but_dci": {"reference": ref_total, "ours": our_total}}
+        if "dci" in metrics:
+            ref_all = ref_total + reference["dci"]["seconds"]
+            our_all = our_total + ours["dci"]["seconds"]
+            line += (
+                f"; with DCI: reference {ref_all:.1f} s, ours {our_all:.1f} s: "
+                f"{ref_all / our_all:.1f}x"
+            )
+            summary[pool]["all_metrics"] = {"reference": ref_all, "ours": our_all}
+        print(line)
     OUTPUT.write_text(
         json.dumps(
             {
                 "device": args.device,
-                "pool": args.pool,
                 "train_steps": args.train_steps,
                 "dci_importance": args.dci_importance,
-                "encode_seconds": encode_seconds,
                 "reference": reference,
-                "ours": ours,
-                "summary": summary,
+                "pools": {
+                    str(pool): {
+                        "encode_seconds": runs[pool][0],
+                        "ours": runs[pool][1],
+                        "summary": summary[pool],
+                    }
+                    for pool in pools
+                },
             },
             indent=1,
             default=float,

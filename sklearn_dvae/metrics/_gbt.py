@@ -70,7 +70,7 @@ class BoostedTrees:
         self.max_depth = max_depth
         self.random_state = np.random.RandomState(0) if random_state is None else random_state
 
-    def fit_score(self, X_train, y_train, X_test, y_test):
+    def fit_score(self, X_train, y_train, X_test, y_test, executor=None):
         """Fit on the training rows; return the train and test scores.
 
         Parameters
@@ -78,6 +78,12 @@ class BoostedTrees:
         X_train, X_test : ndarray of shape (n_rows, n_features)
         y_train, y_test : ndarray of shape (n_rows,)
             Class codes ``0 .. n_classes - 1`` (classification) or values.
+        executor : concurrent.futures.Executor or None, default=None
+            Where the groups of trees of each stage grow (threads sharing the
+            arrays; several fits may share one executor, their stages interleaving).
+            ``None`` grows them here, one group after the other. The fit does not
+            depend on it: the groups are independent, write disjoint columns of the
+            predictions, and their tie-breaking ranks are drawn here in group order.
 
         Returns
         -------
@@ -98,14 +104,30 @@ class BoostedTrees:
         importance_sum = np.zeros(d)
         n_relevant = 0
         step = self._stage_step(X_train, X_test, order, sorted_values, n_trees)
+        # Every tree of a stage fits the gradients at the stage's start, so the trees
+        # can grow in groups: at most `trees_together` at once bounds the (trees,
+        # samples) working arrays for factors with many classes.
+        groups = [
+            slice(first, min(first + self.trees_together, n_trees))
+            for first in range(0, n_trees, self.trees_together)
+        ]
         for _ in range(self.n_estimators):
-            # Every tree of a stage fits the gradients at the stage's start, so the
-            # trees can grow in groups: at most `trees_together` at once bounds the
-            # (trees, samples) working arrays for factors with many classes.
             residual, hessian = self._gradients(raw, targets)
-            for first in range(0, n_trees, self.trees_together):
-                trees = slice(first, min(first + self.trees_together, n_trees))
-                gains = step(residual, hessian, trees, raw, raw_test)
+            # One draw per group, in group order: each tree gets the ranks one draw
+            # for the whole stage would give it, whatever the grouping.
+            ranks = [self._priority(group.stop - group.start, d) for group in groups]
+            if executor is None:
+                stage = [
+                    step(residual, hessian, group, raw, raw_test, priority)
+                    for group, priority in zip(groups, ranks, strict=True)
+                ]
+            else:
+                futures = [
+                    executor.submit(step, residual, hessian, group, raw, raw_test, priority)
+                    for group, priority in zip(groups, ranks, strict=True)
+                ]
+                stage = [future.result() for future in futures]
+            for gains in stage:
                 split = gains.any(axis=1)
                 n_relevant += int(split.sum())
                 importance_sum += gains[split].sum(axis=0) / n
@@ -119,14 +141,14 @@ class BoostedTrees:
         return self._score(raw, train_labels), self._score(raw_test, y_test)
 
     def _stage_step(self, X_train, X_test, order, sorted_values, n_trees):
-        """A function growing the trees ``trees`` (a slice of a stage's) and adding
-        their leaf values to the raw predictions in place; it returns their gains."""
+        """A function growing the trees ``trees`` (a slice of a stage's) with the
+        tie-breaking ranks ``priority`` and adding their leaf values to the raw
+        predictions in place; it returns their gains."""
         engine = self.engine
         if engine not in ("auto", "numba", "numpy"):
             raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}.")
         if engine == "numba" and not 1 <= self.max_depth <= 6:
             raise ValueError(f"engine='numba' grows trees of depth 1 to 6, not {self.max_depth}.")
-        d = X_train.shape[1]
         compiled = None
         if engine != "numpy" and 1 <= self.max_depth <= 6:
             compiled = _compiled(required=engine == "numba")
@@ -134,14 +156,9 @@ class BoostedTrees:
         factor = 1.0 if n_trees == 1 else (n_trees - 1) / n_trees
         if compiled is None:
 
-            def step(residual, hessian, trees, raw, raw_test):
+            def step(residual, hessian, trees, raw, raw_test, priority):
                 leaf, leaf_test, gains = self._grow(
-                    X_train,
-                    X_test,
-                    order,
-                    sorted_values,
-                    residual[:, trees],
-                    self._priority(len(range(n_trees)[trees]), d),
+                    X_train, X_test, order, sorted_values, residual[:, trees], priority
                 )
                 values = self._leaf_values(
                     leaf,
@@ -162,9 +179,8 @@ class BoostedTrees:
         order = np.ascontiguousarray(order, dtype=np.int64)
         sorted_values = np.ascontiguousarray(sorted_values)
 
-        def compiled_step(residual, hessian, trees, raw, raw_test):
+        def compiled_step(residual, hessian, trees, raw, raw_test, priority):
             r = np.ascontiguousarray(residual[:, trees])
-            priority = self._priority(r.shape[1], d)
             leaf, leaf_test, gains = grow_trees(
                 X_T, X_test_T, order, sorted_values, r, priority, self.max_depth
             )

@@ -1,5 +1,7 @@
 """DCI's ``fast_gbt``: the boosted trees of scikit-learn's estimators, grown vectorised."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
@@ -117,6 +119,40 @@ def test_growing_the_trees_of_a_stage_in_groups_changes_nothing(engine):
     assert together.fit_score(X[:400], y[:400], X[400:], y[400:]) == in_pairs.fit_score(
         X[:400], y[:400], X[400:], y[400:]
     )
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_groups_and_threads_change_nothing_with_ties_between_features(engine):
+    # A duplicated feature gives exact ties, broken by random ranks: they are drawn per
+    # stage in group order, so neither the grouping nor growing the groups on threads
+    # (several fits sharing the pool, as DCI does) changes a single split. Only the
+    # order in which the groups' gains are summed depends on the grouping.
+    X, y = _data(500, 3, 7, seed=6)
+    X = np.column_stack([X, X[:, 0]])
+
+    def fit(trees_together, executor=None):
+        model = BoostedTrees(
+            "classification",
+            n_estimators=12,
+            trees_together=trees_together,
+            random_state=np.random.RandomState(5),
+            engine=engine,
+        )
+        scores = model.fit_score(X[:400], y[:400], X[400:], y[400:], executor=executor)
+        return scores, model.feature_importances_
+
+    scores, importances = fit(64)
+    assert importances[0] > 0 and importances[3] > 0  # both copies win some ties
+    in_threes = fit(3)
+    with ThreadPoolExecutor(2) as trees, ThreadPoolExecutor(2) as fits:
+        together = [fits.submit(fit, 3, trees), fits.submit(fit, 2, trees)]
+        threaded = [fit(3, trees)] + [future.result() for future in together]
+    for other_scores, other_importances in [in_threes, *threaded]:
+        assert other_scores == scores
+        np.testing.assert_allclose(other_importances, importances, rtol=1e-12)
+    # The same groups on threads or not: the very same floats.
+    for other in threaded[:2]:
+        np.testing.assert_array_equal(other[1], in_threes[1])
 
 
 @needs_numba
