@@ -92,7 +92,6 @@ def _scan(
     values,
     r,
     node,
-    splittable,
     size,
     total,
     count,
@@ -102,20 +101,26 @@ def _scan(
     low,
     high,
 ):
-    """Best split of every (tree, node) on one feature: ``feature_best``, ``low``, ``high``."""
+    """Best split of every (tree, node) on one feature: ``feature_best``, ``low``, ``high``.
+
+    ``node`` (n, n_trees) holds -1 for the samples of nodes that do not split (and
+    of leaves). ``previous`` starts at infinity, so that a node's first sample is
+    never a split position.
+    """
     n_trees = r.shape[1]
     count[:] = 0.0
     sum_left[:] = 0.0
     feature_best[:] = -np.inf
+    previous[:] = np.inf
     for p in range(order.size):
         i = order[p]
         value = values[p]
         for t in range(n_trees):
             j = node[i, t]
-            if j < 0 or not splittable[t, j]:
+            if j < 0:
                 continue
             n_left = count[t, j]
-            if n_left > 0 and value > previous[t, j] + _FEATURE_THRESHOLD:
+            if value > previous[t, j] + _FEATURE_THRESHOLD:
                 s_left = sum_left[t, j]
                 _offer(
                     feature_best,
@@ -232,6 +237,15 @@ def grow_trees(X_T, X_test_T, order, sorted_values, r, priority, max_depth):
             feature_best = np.zeros((n_trees, n_nodes))
             low = np.zeros((n_trees, n_nodes))
             high = np.zeros((n_trees, n_nodes))
+            scan_node = node  # unused at the root
+            if depth > 0:
+                # The scans skip the samples of nodes that do not split.
+                scan_node = node.copy()
+                for i in range(n):
+                    for t in range(n_trees):
+                        j = scan_node[i, t]
+                        if j >= 0 and not splittable[t, j]:
+                            scan_node[i, t] = -1
             for f in range(d):
                 if depth == 0:
                     _scan_root(
@@ -242,8 +256,7 @@ def grow_trees(X_T, X_test_T, order, sorted_values, r, priority, max_depth):
                         order[f],
                         sorted_values[f],
                         r,
-                        node,
-                        splittable,
+                        scan_node,
                         size,
                         total,
                         count,
