@@ -177,7 +177,7 @@ def dci_score(
                 int(seeds[position]),
             )
         )
-    if importance == "fast_gbt" and len(arguments) > 1 and effective_n_jobs(n_jobs) > 1:
+    if importance == "fast_gbt" and effective_n_jobs(n_jobs) > 1:
         results = _fit_interleaved(arguments, effective_n_jobs(n_jobs))
     else:
         # The largest problems first (classes, or a regression counted as one tree
