@@ -271,7 +271,9 @@ def _normalised_entropy(matrix):
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(totals > 0, matrix / totals, 1.0 / n_columns)
         terms = np.where(p > 0, p * np.log(p), 0.0)
-    return np.clip(-terms.sum(axis=1) / np.log(n_columns), 0.0, 1.0)
+    entropy = np.clip(-terms.sum(axis=1) / np.log(n_columns), 0.0, 1.0)
+    # Exactly 1 for a zero row, whose uniform entropy would round to 1 - 2e-16 or so.
+    return np.where(totals[:, 0] > 0, entropy, 1.0)
 
 
 def _fit_interleaved(arguments, n_workers):
