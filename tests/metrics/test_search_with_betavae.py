@@ -5,7 +5,7 @@ import pytest
 from sklearn.model_selection import GridSearchCV, KFold
 
 from sklearn_dvae import BetaVAE
-from sklearn_dvae.metrics import make_disentanglement_scorer
+from sklearn_dvae.metrics import factor_vae_scorer, make_disentanglement_scorer, sap_scorer
 
 # With beta = 4 and ten epochs on 120 rows every latent may collapse to the prior; the
 # FactorVAE score then says so (and scores 0), which is the expected behaviour here.
@@ -66,3 +66,29 @@ def test_multimetric_grid_search_over_beta_refits_on_factor_vae(tiny_factor_data
         assert values.shape == (2,) and np.isfinite(values).all()
     assert search.best_index_ == np.argmax(search.cv_results_["mean_test_factor_vae"])
     assert search.best_estimator_.transform(X).shape == (240, 3)
+
+
+def test_the_exported_scorers_at_the_study_defaults_tune_beta(tiny_factor_data):
+    # The one-liner, with the ready-made scorers as exported (the 2019 study's
+    # sample sizes: batches drawn with replacement from the fold's rows sharing a
+    # value, SAP's train/test split shrunk in proportion to the fold).
+    X, y = tiny_factor_data
+    search = GridSearchCV(
+        make_model(),
+        {"beta": [1.0, 4.0, 8.0]},
+        scoring={"factor_vae": factor_vae_scorer, "sap": sap_scorer},
+        refit="factor_vae",
+        cv=KFold(2),
+    )
+    search.fit(X, y)
+    factor_vae = search.cv_results_["mean_test_factor_vae"]
+    sap = search.cv_results_["mean_test_sap"]
+    assert factor_vae.shape == sap.shape == (3,)
+    assert np.isfinite(factor_vae).all() and np.isfinite(sap).all()
+    assert np.all((0.0 <= factor_vae) & (factor_vae <= 1.0))
+    assert search.best_params_["beta"] == [1.0, 4.0, 8.0][int(np.argmax(factor_vae))]
+    assert search.best_score_ > 0.5  # beats chance (1/2 with two factors)
+    # The exported scorers are seeded: the same model scores the same twice.
+    assert factor_vae_scorer(search.best_estimator_, X, y) == factor_vae_scorer(
+        search.best_estimator_, X, y
+    )
