@@ -267,10 +267,7 @@ def main():
                 if ours[metric]["score"] != first[metric]["score"]:
                     raise RuntimeError(f"{metric}: repeats of pool {pool} gave other values")
         but_dci = [enc + sum(ours[m]["seconds"] for m in headline) for enc, ours in runs[pool]]
-        everything = [
-            total + ours["dci"]["seconds"] if "dci" in metrics else total
-            for total, (_, ours) in zip(but_dci, runs[pool], strict=True)
-        ]
+        everything = [enc + sum(ours[m]["seconds"] for m in metrics) for enc, ours in runs[pool]]
         stats[pool] = {
             "encode_seconds": float(np.median([enc for enc, _ in runs[pool]])),
             "seconds": {

@@ -177,8 +177,9 @@ def dci_score(
                 int(seeds[position]),
             )
         )
-    if importance == "fast_gbt" and effective_n_jobs(n_jobs) > 1:
-        results = _fit_interleaved(arguments, effective_n_jobs(n_jobs))
+    n_workers = effective_n_jobs(n_jobs)
+    if importance == "fast_gbt" and n_workers > 1:
+        results = _fit_interleaved(arguments, n_workers)
     else:
         # The largest problems first (classes, or a regression counted as one tree
         # per stage), so that parallel workers finish together; results keep factor
