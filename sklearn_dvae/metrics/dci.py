@@ -19,7 +19,7 @@ from sklearn.ensemble import (
 )
 from sklearn.linear_model import Lasso
 
-from ._gbt import BoostedTrees
+from ._solvers import BoostedTrees
 from ._utils import (
     as_random_state,
     check_representation_and_factors,

@@ -6,12 +6,14 @@ Common Assumptions in the Unsupervised Learning of Disentangled Representations"
 ICML 2019.
 """
 
+from contextlib import nullcontext
+
 import numpy as np
 from joblib import Parallel, delayed
-from scipy.optimize import minimize
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
+from ._solvers import LBFGSLogisticRegression
 from ._utils import (
     as_random_state,
     check_representation_and_factors,
@@ -60,12 +62,12 @@ def modularity_explicitness_score(
         Number of bins per latent (and per continuous factor).
     classifier : sklearn classifier with predict_proba, or None, default=None
         Explicitness classifier to clone. ``None`` means the reference's
-        ``LogisticRegression()`` (multinomial, L2 penalty with ``C=1``, L-BFGS from
-        zero stopped at ``tol=1e-4`` or 100 iterations), fitted by this package's own
-        vectorised implementation of that same optimisation, which follows
-        scikit-learn's iterates (coefficients within 1e-6 in the tests) several times
-        faster. A classifier's ``random_state`` parameter left at None is set from
-        ``random_state``.
+        ``LogisticRegression()`` (multinomial, or binomial for a factor with two
+        values; L2 penalty with ``C=1``, L-BFGS from zero stopped at ``tol=1e-4`` or
+        100 iterations), fitted by this package's own vectorised implementation of
+        that same optimisation, which follows scikit-learn's iterates (coefficients
+        within 1e-6 in the tests) several times faster. A classifier's
+        ``random_state`` parameter left at None is set from ``random_state``.
     continuous_factors : "auto", bool or array-like of bool, default="auto"
         Factors to discretise into ``n_bins`` bins; ``"auto"`` picks floating-point
         columns with non-integer values and more than ``n_bins`` distinct values.
@@ -184,118 +186,21 @@ def _modularity_per_latent(mutual_information):
 def _explicitness(model, Z_train, y_train, Z_test, y_test):
     """Macro one-vs-rest ROC-AUC of a classifier on its training and test rows.
 
-    ``model`` None is the default multinomial logistic regression (see
-    `_fit_logistic`); otherwise a scikit-learn classifier, cloned and fitted.
+    ``model`` None is the default logistic regression (`LBFGSLogisticRegression`,
+    under one BLAS thread); otherwise a scikit-learn classifier, cloned and fitted.
     """
-    classes = np.unique(y_train)
-    if classes.size < 2:
+    if np.unique(y_train).size < 2:
         # Nothing to rank: every test row gets the same score.
         return 0.5, 0.5
-    if model is None:
-        with threadpool_limits(limits=1):
-            train_codes = np.searchsorted(classes, y_train)
-            weights, intercepts = _fit_logistic(Z_train, train_codes, classes.size)
-            p_train = _softmax_columns(weights @ Z_train.T + intercepts[:, np.newaxis])
-            p_test = _softmax_columns(weights @ Z_test.T + intercepts[:, np.newaxis])
-    else:
-        fitted = clone(model).fit(Z_train, y_train)
-        classes = fitted.classes_
+    with threadpool_limits(limits=1) if model is None else nullcontext():
+        fitted = (LBFGSLogisticRegression() if model is None else clone(model)).fit(
+            Z_train, y_train
+        )
+        # One row per class: each class's probabilities are then contiguous.
         p_train = np.ascontiguousarray(fitted.predict_proba(Z_train).T)
         p_test = np.ascontiguousarray(fitted.predict_proba(Z_test).T)
+    classes = fitted.classes_
     return _macro_auc(y_train, p_train, classes), _macro_auc(y_test, p_test, classes)
-
-
-def _softmax_columns(scores):
-    """Softmax of each column of a (n_classes, n_samples) array, in place."""
-    scores -= scores.max(axis=0)
-    np.exp(scores, out=scores)
-    scores /= scores.sum(axis=0)
-    return scores
-
-
-def _fit_logistic(X, y, n_classes, *, C=1.0, tol=1e-4, max_iter=100):
-    """Multinomial logistic regression with an L2 penalty, as ``LogisticRegression()``.
-
-    Minimises ``(sum_n log_loss_n + ||W||^2 / (2 C)) / n`` over the weights ``W``
-    (n_classes, n_features) and the unpenalised intercepts ``b``, by scipy's L-BFGS-B
-    from zero with scikit-learn's settings (``gtol=tol``, ``ftol=64 eps``, 50 line
-    search steps, ``max_iter`` iterations): the same objective, start and stopping
-    rule as scikit-learn's ``lbfgs`` solver, so the same iterates. The classes are laid
-    out as rows (n_classes, n_samples), so every reduction over classes is a
-    contiguous, vectorised one.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,), int
-        Class codes ``0 .. n_classes - 1``.
-    n_classes : int
-    C : float, default=1.0
-        Inverse of the penalty strength.
-    tol, max_iter : float and int, default=1e-4 and 100
-
-    Returns
-    -------
-    weights : ndarray of shape (n_classes, n_features)
-    intercepts : ndarray of shape (n_classes,)
-    """
-    n_samples, n_features = X.shape
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    # The features with a column of ones: one product then gives scores with their
-    # intercepts, and one product the gradients of both weights and intercepts.
-    augmented = np.ones((n_samples, n_features + 1))
-    augmented[:, :n_features] = X
-    augmented_by_row = np.ascontiguousarray(augmented.T)
-    # |score| <= ||(w_k, b_k)|| * ||(x, 1)||: while that bound keeps exp() far from
-    # overflow and underflow, the scores need no shift by their column maximum.
-    largest_norm = np.sqrt(np.max(np.einsum("ij,ij->i", augmented, augmented)))
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    # Sum of the feature vectors of each class: the gradient of the linear term.
-    class_sums = np.stack(
-        [np.bincount(y, X[:, j], minlength=n_classes) for j in range(n_features)], axis=1
-    )
-    n_weights = n_classes * n_features
-    parameters = np.empty((n_classes, n_features + 1))
-
-    def loss_and_gradient(theta):
-        weights = theta[:n_weights].reshape(n_classes, n_features)
-        intercepts = theta[n_weights:]
-        parameters[:, :n_features] = weights
-        parameters[:, n_features] = intercepts
-        scores = parameters @ augmented_by_row
-        bound = largest_norm * np.sqrt(np.max(np.einsum("ij,ij->i", parameters, parameters)))
-        if bound < 300.0:
-            shift = 0.0
-        else:
-            largest = scores.max(axis=0)
-            scores -= largest
-            shift = largest.sum()
-        np.exp(scores, out=scores)
-        totals = scores.sum(axis=0)
-        loss = (
-            np.log(totals).sum()
-            + shift
-            - np.sum(class_sums * weights)
-            - counts @ intercepts
-            + 0.5 / C * np.sum(weights * weights)
-        )
-        # Probabilities times the features, without dividing every score by its total.
-        # (BLAS is faster with the long dimension inner on both sides.)
-        expected = (augmented_by_row / totals) @ scores.T
-        gradient = np.empty_like(theta)
-        gradient[:n_weights] = (expected[:n_features].T - class_sums + weights / C).ravel()
-        gradient[n_weights:] = expected[n_features] - counts
-        return loss / n_samples, gradient / n_samples
-
-    result = minimize(
-        loss_and_gradient,
-        np.zeros(n_weights + n_classes),
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": 64 * np.finfo(float).eps},
-    )
-    theta = result.x
-    return theta[:n_weights].reshape(n_classes, n_features), theta[n_weights:]
 
 
 def _macro_auc(y, probabilities, classes):

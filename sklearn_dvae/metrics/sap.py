@@ -1,4 +1,4 @@
-"""The Separated Attribute Predictability (SAP) score, with a vectorised one-latent SVM.
+"""The Separated Attribute Predictability (SAP) score.
 
 Kumar, Sattigeri and Balakrishnan, "Variational Inference of Disentangled Latent
 Concepts from Unlabeled Observations", ICLR 2018 (arXiv:1711.00848), Section 3.
@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 from sklearn.svm import LinearSVC
 
+from ._solvers import OneFeatureLinearSVC, SortedColumns
 from ._utils import (
     as_random_state,
     check_representation_and_factors,
@@ -131,7 +132,7 @@ def sap_score(
 
     score_matrix = np.empty((Z.shape[1], used.size))
     # Each latent's training values are sorted once and shared by every factor's SVMs.
-    sorted_latents = [_SortedFeature(Z[train, d]) for d in range(Z.shape[1])]
+    sorted_latents = SortedColumns(Z[train])
     for position, column in enumerate(used):
         if continuous[position]:
             values = factors[train, column].astype(np.float64)
@@ -189,165 +190,18 @@ def _one_latent_classification_scores(
     Z_train, sorted_latents, y_train, Z_test, y_test, *, C, balanced, solver
 ):
     """Test score of a linear SVM predicting ``y`` from each single latent."""
-    classes, y_index = np.unique(y_train, return_inverse=True)
+    classes = np.unique(y_train)
     n_latents = Z_train.shape[1]
     if classes.size == 1:
         # The training rows show one class: any classifier predicts it.
         predicted = np.full((n_latents, y_test.size), classes[0])
-        return _score(predicted, y_test, balanced)
-    if solver == "liblinear":
+    elif solver == "newton":
+        model = OneFeatureLinearSVC(C=C).fit(sorted_latents, y_train)
+        predicted = model.predict(Z_test)
+    else:
         predicted = np.empty((n_latents, y_test.size), dtype=y_train.dtype)
         for latent in range(n_latents):
             model = LinearSVC(C=C, class_weight="balanced")
             model.fit(Z_train[:, latent, np.newaxis], y_train)
             predicted[latent] = model.predict(Z_test[:, latent, np.newaxis])
-        return _score(predicted, y_test, balanced)
-
-    n_train = y_train.size
-    class_weight = n_train / (classes.size * np.bincount(y_index))
-    if classes.size == 2:
-        # One problem: class 1 against class 0, each weighted by its balanced weight.
-        positive_class = np.array([1])
-        cost_positive = np.array([C * class_weight[1]])
-        cost_negative = np.array([C * class_weight[0]])
-    else:
-        # One-vs-rest as liblinear does it: the positive class gets its balanced
-        # weight, all the other rows the plain C.
-        positive_class = np.arange(classes.size)
-        cost_positive = C * class_weight
-        cost_negative = np.full(classes.size, C)
-    predicted = np.empty((n_latents, y_test.size), dtype=classes.dtype)
-    for latent in range(n_latents):
-        weight, intercept = _solve_one_feature_svms(
-            sorted_latents[latent], y_index, positive_class, cost_positive, cost_negative
-        )
-        decision = np.outer(weight, Z_test[:, latent]) + intercept[:, np.newaxis]
-        if classes.size == 2:
-            predicted[latent] = classes[(decision[0] > 0).astype(np.int64)]
-        else:
-            predicted[latent] = classes[np.argmax(decision, axis=0)]
     return _score(predicted, y_test, balanced)
-
-
-class _SortedFeature:
-    """One feature's values sorted, with prefix sums of ``1, x, x^2`` in that order."""
-
-    def __init__(self, x):
-        self.n = x.size
-        self.order = np.argsort(x, kind="stable")
-        self.x_sorted = x[self.order]
-        self.powers_sorted = np.stack([np.ones(self.n), self.x_sorted, self.x_sorted**2], axis=-1)
-        self.cum_all = np.concatenate([np.zeros((1, 3)), np.cumsum(self.powers_sorted, axis=0)])
-
-
-def _solve_one_feature_svms(
-    feature, class_index, positive_class, cost_positive, cost_negative, max_iter=100
-):
-    """Linear SVMs on one feature, one per positive class, all solved at once.
-
-    For each problem ``p``, minimises ``0.5 (w^2 + b^2) + sum_i c_i max(0, 1 - s_i
-    (w x_i + b))^2`` with ``s_i = +1`` and ``c_i = cost_positive[p]`` on the rows of
-    class ``positive_class[p]``, ``s_i = -1`` and ``c_i = cost_negative[p]`` on the
-    others: liblinear's L2-regularised squared-hinge problem, the intercept being a
-    feature of value 1.
-
-    On one feature the rows that violate the margin are those below or above a
-    threshold (``(1 - b) / w`` for positive rows, ``(-1 - b) / w`` for negative ones),
-    so every sum that the gradient, the Hessian and the objective need is a
-    difference of prefix sums of ``1, x, x^2``: over all rows sorted by ``x``, and over
-    the rows of each class sorted by ``x`` (located by a binary search on the key
-    ``class * n + rank``, rows being put in that order by a stable sort of their
-    classes). A Newton step then costs a few binary searches per problem
-    instead of a pass over the rows. The objective is strongly convex and piecewise
-    quadratic, so Newton's method with a backtracking line search reaches the exact
-    minimiser once the violating rows settle, usually within ten steps.
-
-    Returns ``w`` and ``b``, each of shape (n_problems,).
-    """
-    n = feature.n
-    x_sorted = feature.x_sorted
-    cum_all = feature.cum_all
-    classes_by_rank = class_index[feature.order]
-    # A stable sort of the classes (a radix sort on 16 bits) keeps ranks increasing
-    # within each class, so the position in rank order is the rank itself.
-    small = np.uint16 if class_index.max() < 65536 else np.int64
-    by_class = np.argsort(classes_by_rank.astype(small), kind="stable")
-    key_sorted = classes_by_rank[by_class] * n + by_class
-    cum_by_class = np.concatenate(
-        [np.zeros((1, 3)), np.cumsum(feature.powers_sorted[by_class], axis=0)]
-    )
-    class_start = np.searchsorted(key_sorted, positive_class * n)
-
-    def positive_prefix(rank_limit):
-        """Sums of 1, x, x^2 over positive rows whose rank is below ``rank_limit``."""
-        stop = np.searchsorted(key_sorted, positive_class * n + rank_limit)
-        return cum_by_class[stop] - cum_by_class[class_start]
-
-    def range_sums(lo, hi):
-        positive = positive_prefix(hi) - positive_prefix(lo)
-        return positive, (cum_all[hi] - cum_all[lo]) - positive
-
-    def sums(w, b):
-        """Sums of 1, x, x^2 over the margin-violating positive and negative rows."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            threshold_positive = (1.0 - b) / w
-            threshold_negative = (-1.0 - b) / w
-        rising = w > 0
-        falling = w < 0
-        # w > 0: positive rows violate below their threshold, negative rows above.
-        pos_lo = np.where(falling, np.searchsorted(x_sorted, threshold_positive, "right"), 0)
-        pos_hi = np.where(rising, np.searchsorted(x_sorted, threshold_positive, "left"), n)
-        neg_lo = np.where(rising, np.searchsorted(x_sorted, threshold_negative, "right"), 0)
-        neg_hi = np.where(falling, np.searchsorted(x_sorted, threshold_negative, "left"), n)
-        flat = ~(rising | falling)
-        # w == 0: the margin is s * b for every row, violated by all or none.
-        pos_hi = np.where(flat & (b >= 1.0), 0, pos_hi)
-        neg_hi = np.where(flat & (b <= -1.0), 0, neg_hi)
-        pos_hi = np.maximum(pos_hi, pos_lo)
-        neg_hi = np.maximum(neg_hi, neg_lo)
-        s_pos = range_sums(pos_lo, pos_hi)[0]
-        s_neg = range_sums(neg_lo, neg_hi)[1]
-        return s_pos * cost_positive[:, None], s_neg * cost_negative[:, None]
-
-    def objective(w, b, s_pos, s_neg):
-        loss_pos = (1 - b) ** 2 * s_pos[:, 0] - 2 * (1 - b) * w * s_pos[:, 1] + w**2 * s_pos[:, 2]
-        loss_neg = (1 + b) ** 2 * s_neg[:, 0] + 2 * (1 + b) * w * s_neg[:, 1] + w**2 * s_neg[:, 2]
-        return 0.5 * (w**2 + b**2) + loss_pos + loss_neg
-
-    w = np.zeros(positive_class.size)
-    b = np.zeros(positive_class.size)
-    s_pos, s_neg = sums(w, b)
-    value = objective(w, b, s_pos, s_neg)
-    for _ in range(max_iter):
-        grad_w = (
-            w
-            - 2 * (s_pos[:, 1] - w * s_pos[:, 2] - b * s_pos[:, 1])
-            + 2 * (s_neg[:, 1] + w * s_neg[:, 2] + b * s_neg[:, 1])
-        )
-        grad_b = (
-            b
-            - 2 * (s_pos[:, 0] - w * s_pos[:, 1] - b * s_pos[:, 0])
-            + 2 * (s_neg[:, 0] + w * s_neg[:, 1] + b * s_neg[:, 0])
-        )
-        h_ww = 1 + 2 * (s_pos[:, 2] + s_neg[:, 2])
-        h_wb = 2 * (s_pos[:, 1] + s_neg[:, 1])
-        h_bb = 1 + 2 * (s_pos[:, 0] + s_neg[:, 0])
-        determinant = h_ww * h_bb - h_wb**2
-        step_w = -(h_bb * grad_w - h_wb * grad_b) / determinant
-        step_b = -(h_ww * grad_b - h_wb * grad_w) / determinant
-        slope = grad_w * step_w + grad_b * step_b
-        if np.all(-slope <= 1e-12 * np.maximum(1.0, value)):
-            break
-        # Backtracking (Armijo): halve each problem's step until it decreases enough.
-        length = np.ones_like(w)
-        for _ in range(40):
-            w_new = w + length * step_w
-            b_new = b + length * step_b
-            s_pos_new, s_neg_new = sums(w_new, b_new)
-            value_new = objective(w_new, b_new, s_pos_new, s_neg_new)
-            accepted = value_new <= value + 1e-4 * length * slope
-            if accepted.all():
-                break
-            length = np.where(accepted, length, 0.5 * length)
-        w, b, s_pos, s_neg, value = w_new, b_new, s_pos_new, s_neg_new, value_new
-    return w, b

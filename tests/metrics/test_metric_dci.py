@@ -175,3 +175,18 @@ def test_continuous_factor_gets_a_regressor_and_r2_informativeness():
     details = dci_score(Z, factors, random_state=0, return_details=True, **FAST)
     assert details["disentanglement"] >= 0.9
     assert details["informativeness_per_factor"][0] >= 0.95  # R^2 of the regressor
+
+
+def test_dci_with_fast_gbt_agrees_with_gbt():
+    rng = np.random.default_rng(5)
+    factors = rng.integers(0, 6, size=(1500, 3))
+    rotation = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    Z = np.column_stack(
+        [factors @ rotation, rng.standard_normal(1500)]
+    ) + 0.2 * rng.standard_normal((1500, 4))
+    kwargs = {"n_train": 1000, "n_test": 500, "random_state": 0, "return_details": True}
+    exact = dci_score(Z, factors, importance="gbt", **kwargs)
+    fast = dci_score(Z, factors, importance="fast_gbt", **kwargs)
+    for key in ("disentanglement", "completeness", "informativeness_test"):
+        assert fast[key] == pytest.approx(exact[key], abs=0.02), key
+    np.testing.assert_allclose(fast["importance_matrix"], exact["importance_matrix"], atol=0.05)

@@ -1,8 +1,8 @@
-"""Compiled tree growing for `BoostedTrees` (used when numba is installed).
+"""Compiled tree growing for `BoostedTrees`: the engine when numba is installed.
 
-The same trees as ``BoostedTrees._grow`` (the numpy engine) grows: per tree, one
-depth level at a time, the best split of every node over all features by
-scikit-learn's proxy improvement, the 1e-7 gap between split values, split points
+The same trees as the numpy engine (``_trees_numpy``) grows, with the same arguments:
+per tree, one depth level at a time, the best split of every node over all features
+by scikit-learn's proxy improvement, the 1e-7 gap between split values, split points
 halfway between float32 values, exact ties between features broken by a random
 priority, leaves numbered per tree in node order after those of smaller depths, and
 the weighted impurity decrease of every split. Here each feature's samples are
@@ -332,7 +332,7 @@ def add_leaf_values(leaf, leaf_test, r, hessian, factor, learning_rate, raw, raw
 
     A leaf's value is the mean residual (regression, ``hessian`` empty) or the
     Newton step ``factor * sum(residual) / sum(hessian)`` (0 where the sum of the
-    Hessian terms is 0), as ``BoostedTrees._leaf_values``; tree ``t`` adds to
+    Hessian terms is 0), as the numpy engine's; tree ``t`` adds to
     column ``first + t`` of ``raw`` and ``raw_test``.
     """
     n_trees, n = leaf.shape
