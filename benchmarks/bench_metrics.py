@@ -102,8 +102,16 @@ def our_calls(n_jobs, dci_serial):
             lambda Z, F, seed: irs_score(Z, F, continuous_factors=True, random_state=seed),
         ),
         ("unsupervised (all three)", "unsupervised", unsupervised),
-        *([("dci gbt (serial)", "dci", lambda Z, F, seed: dci(Z, F, seed))] if dci_serial else []),
-        (f"dci gbt (n_jobs={n_jobs})", "dci", lambda Z, F, seed: dci(Z, F, seed, n_jobs=n_jobs)),
+        *(
+            [("dci gbt (serial)", "dci", lambda Z, F, seed: dci(Z, F, seed, importance="gbt"))]
+            if dci_serial
+            else []
+        ),
+        (
+            f"dci gbt (n_jobs={n_jobs})",
+            "dci",
+            lambda Z, F, seed: dci(Z, F, seed, importance="gbt", n_jobs=n_jobs),
+        ),
         (
             f"dci fast_gbt (n_jobs={n_jobs})",
             "dci",

@@ -38,7 +38,7 @@ def dci_score(
     *,
     n_train=10_000,
     n_test=5_000,
-    importance="gbt",
+    importance="fast_gbt",
     continuous_factors="auto",
     alpha=0.02,
     n_bins=20,
@@ -65,22 +65,26 @@ def dci_score(
     n_train, n_test : int, default=10_000 and 5_000
         Sizes of the disjoint random train and test sets. A smaller pool is split in
         the same proportion.
-    importance : {"gbt", "fast_gbt", "hist_gbt", "lasso"}, default="gbt"
-        ``"gbt"``: scikit-learn's ``GradientBoostingClassifier()`` with its default
-        settings (``GradientBoostingRegressor()`` for continuous factors) and its
-        impurity-based importances, as in the reference. ``"fast_gbt"``: the same
-        boosted trees (same loss, start, split rule, leaf values, importances and
-        predictions) grown by this package's own implementation, which grows the
-        trees of a stage together, in loops compiled by numba when it is installed
-        (``pip install "sklearn-dvae[fast]"``), with numpy arrays otherwise; on the
-        dSprites protocol 20x (numba) or 3x (numpy) faster than ``"gbt"``, and equal
-        to it up to how exact ties between latents are broken (at random in both)
-        and near-ties that round apart. ``"hist_gbt"``: the faster
-        ``HistGradientBoostingClassifier`` set up like it (100 iterations, learning
-        rate 0.1, depth 3, no early stopping) with importances summed from its split
-        gains; close to ``"gbt"`` but not equal (see Notes). ``"lasso"``: the paper's
-        linear variant, a ``Lasso(alpha)`` regression of each standardised factor on
-        the standardised latents, importances ``|coef|``.
+    importance : {"fast_gbt", "gbt", "hist_gbt", "lasso"}, default="fast_gbt"
+        The per-factor predictors and their importances. ``"fast_gbt"``: the
+        reference's predictors, scikit-learn's ``GradientBoostingClassifier()``
+        with its default settings (``GradientBoostingRegressor()`` for continuous
+        factors) and its impurity-based importances, grown by this package's own
+        implementation (the same loss, start, split rule, leaf values, importances
+        and predictions), which grows the trees of a stage together: in loops
+        compiled by numba when it is installed (``pip install
+        "sklearn-dvae[fast]"``), with numpy arrays otherwise: on the dSprites
+        protocol 20x (numba) or 3x (numpy) faster than ``"gbt"``
+        (benchmarks/README.md). It equals ``"gbt"`` up to how exact ties between
+        latents are broken (at random in both) and near-ties that round apart.
+        ``"gbt"``: scikit-learn's estimators themselves, as in the reference, kept
+        as the reference implementation.
+        ``"hist_gbt"``: the ``HistGradientBoostingClassifier`` set up like them
+        (100 iterations, learning rate 0.1, depth 3, no early stopping) with
+        importances summed from its split gains; close to ``"gbt"`` but not equal
+        (see Notes), and no faster than ``"fast_gbt"`` compiled. ``"lasso"``: the
+        paper's linear variant, a ``Lasso(alpha)`` regression of each standardised
+        factor on the standardised latents, importances ``|coef|``.
     continuous_factors : "auto", bool or array-like of bool, default="auto"
         Factors predicted by a regressor instead of a classifier (all factors are with
         ``"lasso"``). ``"auto"`` picks floating-point columns with non-integer values
@@ -120,6 +124,8 @@ def dci_score(
       entry (values differ by about ``1e-10``).
     - The reference's ``informativeness_*`` values are accuracies, though its
       variables say errors; here too they are scores (greater is better).
+    - The boosted trees are grown by this package (``importance="fast_gbt"``);
+      ``importance="gbt"`` fits scikit-learn's own, as the reference does.
     - Predictors are seeded, and can run in parallel across factors.
     - Factors with a single value are skipped with a warning; continuous factors get
       regressors.

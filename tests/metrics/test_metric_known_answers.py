@@ -22,11 +22,11 @@ from sklearn_dvae.metrics import (
     sap_score,
 )
 
-# (name, function, fast kwargs). DCI fits 100 boosted stages per class and factor, too
-# slow for 8-class factors here: its known answers are in test_metric_dci.py, on a
-# smaller data set. SAP is left out of the ">= 0.9" check below: with
-# factors of 8 classes a one-latent *linear* one-vs-rest SVM cannot tell the middle
-# classes apart, so even the perfect latent scores below 0.9 (its own tests follow).
+# (name, function, fast kwargs). DCI fits 100 boosted stages per class and factor: its
+# known answers are in test_metric_dci.py, on a smaller data set. SAP is left out of
+# the ">= 0.9" check below: with factors of 8 classes a one-latent *linear*
+# one-vs-rest SVM cannot tell the middle classes apart, so even the perfect latent
+# scores below 0.9 (its own tests follow).
 # Explicitness comes only with return_details: its own test follows too.
 SUPERVISED = [
     ("beta_vae", beta_vae_score, FAST["beta_vae"]),

@@ -168,6 +168,26 @@ def test_ready_made_scorers_use_the_protocol_defaults_with_a_fixed_seed():
     assert dci_scorer.metric.__name__ == "dci_score"
 
 
+@pytest.mark.parametrize("name", ["dci_scorer", "get_scorer"])
+def test_dci_scorers_fit_the_package_boosted_trees_by_default(name, factor_data, monkeypatch):
+    from sklearn_dvae.metrics import dci_score
+    from sklearn_dvae.metrics._solvers import BoostedTrees
+
+    scorer = dci_scorer if name == "dci_scorer" else get_scorer("dci")
+    tasks = []
+    fit_score = BoostedTrees.fit_score
+
+    def recording_fit_score(self, *args, **kwargs):
+        tasks.append(self.task)
+        return fit_score(self, *args, **kwargs)
+
+    monkeypatch.setattr(BoostedTrees, "fit_score", recording_fit_score)
+    X, y = factor_data
+    value = scorer(FunctionTransformer().fit(X), X, y)
+    assert tasks == ["classification"] * 3  # one model per factor
+    assert value == dci_score(X, y, importance="fast_gbt", random_state=0)
+
+
 def test_scorer_value_equals_the_metric_on_the_encoded_data(factor_data):
     X, y = factor_data
     from sklearn_dvae.metrics import sap_score
