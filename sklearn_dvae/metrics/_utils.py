@@ -1,14 +1,18 @@
 """Input checks, discretisation and factor encoding shared by the disentanglement metrics."""
 
-import numbers
+import inspect
 import warnings
+from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._memory import tune_malloc
 
 __all__ = [
+    "POSITIVE_INT",
+    "validate_metric_params",
     "check_representation",
     "check_representation_and_factors",
     "encode_factors",
@@ -17,6 +21,39 @@ __all__ = [
     "draw_rows",
     "split_rows",
 ]
+
+
+POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+
+# validate_params' constraints of the arguments that several metrics share.
+_SHARED_CONSTRAINTS = {
+    "Z": ["array-like"],
+    "factors": ["array-like"],
+    "continuous_factors": [StrOptions({"auto"}), "boolean", "array-like"],
+    "n_bins": [Interval(Integral, 2, None, closed="left")],
+    "n_jobs": [Integral, None],
+    "random_state": ["random_state"],
+    "return_details": ["boolean"],
+}
+
+
+def validate_metric_params(constraints, *, prefer_skip_nested_validation=True):
+    """scikit-learn's ``validate_params``, with the constraints the metrics share.
+
+    The decorated function's arguments named in ``_SHARED_CONSTRAINTS`` (``Z``,
+    ``factors``, ``n_bins``, ``random_state``, ...) get those constraints;
+    ``constraints`` gives the others' (and may replace a shared one).
+    """
+
+    def decorator(function):
+        names = inspect.signature(function).parameters
+        every = {name: _SHARED_CONSTRAINTS[name] for name in names if name in _SHARED_CONSTRAINTS}
+        every.update(constraints)
+        return validate_params(every, prefer_skip_nested_validation=prefer_skip_nested_validation)(
+            function
+        )
+
+    return decorator
 
 
 def check_representation(Z, *, metric, min_samples=2):
@@ -60,8 +97,6 @@ def check_representation_and_factors(Z, factors, *, metric, min_samples=2):
     numbers or labels (strings); numbers must be finite.
     """
     Z = check_representation(Z, metric=metric, min_samples=min_samples)
-    if factors is None:
-        raise ValueError(f"{metric}: needs the ground-truth factors, got factors=None.")
     factors = np.asarray(factors)
     if factors.ndim == 1:
         factors = factors[:, np.newaxis]
@@ -102,8 +137,6 @@ def histogram_discretize(values, n_bins=20):
         Bin index of each value, in ``0 .. n_bins - 1``.
     """
     values = np.asarray(values, dtype=np.float64)
-    if not isinstance(n_bins, numbers.Integral) or n_bins < 2:
-        raise ValueError(f"n_bins must be an integer >= 2, got {n_bins!r}.")
     if values.shape[0] == 0:
         return np.zeros(values.shape, dtype=np.int64)
     # Columns as contiguous rows: every reduction and lookup below is then a fast one.
@@ -218,12 +251,7 @@ def _class_codes(column):
 
 def _continuous_flags(factors, continuous_factors, n_bins, metric):
     n_factors = factors.shape[1]
-    if isinstance(continuous_factors, str):
-        if continuous_factors != "auto":
-            raise ValueError(
-                f"{metric}: continuous_factors must be 'auto', a bool or one bool per "
-                f"factor, got {continuous_factors!r}."
-            )
+    if isinstance(continuous_factors, str):  # "auto", the only string allowed
         return np.array([_is_continuous_column(factors[:, j], n_bins) for j in range(n_factors)])
     flags = np.asarray(continuous_factors, dtype=bool)
     if flags.ndim == 0:
@@ -314,9 +342,6 @@ def split_rows(n_rows, n_train, n_test, random_state, *, metric, min_each=2):
     When the pool holds fewer than ``n_train + n_test`` rows, it is split in the
     proportion ``n_train : n_test``, so a small held-out fold still gives both sets.
     """
-    for name, value in (("n_train", n_train), ("n_test", n_test)):
-        if not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{metric}: {name} must be a positive integer, got {value!r}.")
     if n_rows < n_train + n_test:
         n_train = int(round(n_rows * n_train / (n_train + n_test)))
         n_test = n_rows - n_train
@@ -327,13 +352,6 @@ def split_rows(n_rows, n_train, n_test, random_state, *, metric, min_each=2):
         )
     order = _distinct_rows(n_rows, n_train + n_test, random_state)
     return order[:n_train], order[n_train:]
-
-
-def check_positive_int(value, name, metric, minimum=1):
-    """Raise a ``ValueError`` unless ``value`` is an integer >= ``minimum``."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{metric}: {name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def as_random_state(random_state):

@@ -10,13 +10,15 @@ ICML 2019.
 import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils._param_validation import HasMethods
 
 from ._sampling import FactorGroups
 from ._utils import (
+    POSITIVE_INT,
     as_random_state,
-    check_positive_int,
     check_representation_and_factors,
     encode_factors,
+    validate_metric_params,
 )
 
 __all__ = ["beta_vae_score"]
@@ -26,6 +28,17 @@ __all__ = ["beta_vae_score"]
 _CHUNK = 2048
 
 
+# The user's classifier is a scikit-learn estimator: its own parameters get validated
+# when it is fitted.
+@validate_metric_params(
+    {
+        "batch_size": [POSITIVE_INT],
+        "n_train": [POSITIVE_INT],
+        "n_eval": [POSITIVE_INT],
+        "classifier": [HasMethods(["fit", "predict"]), None],
+    },
+    prefer_skip_nested_validation=False,
+)
 def beta_vae_score(
     Z,
     factors,
@@ -121,9 +134,6 @@ def beta_vae_score(
     """
     metric = "beta_vae_score"
     Z, factors = check_representation_and_factors(Z, factors, metric=metric)
-    batch_size = check_positive_int(batch_size, "batch_size", metric)
-    n_train = check_positive_int(n_train, "n_train", metric)
-    n_eval = check_positive_int(n_eval, "n_eval", metric)
     codes, n_classes, used, _ = encode_factors(
         factors, continuous_factors=continuous_factors, n_bins=n_bins, metric=metric
     )

@@ -6,8 +6,8 @@ Locatello et al., "Challenging Common Assumptions in the Unsupervised Learning o
 Disentangled Representations", ICML 2019.
 """
 
-import numbers
 from concurrent.futures import ThreadPoolExecutor
+from numbers import Real
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
@@ -18,20 +18,29 @@ from sklearn.ensemble import (
     HistGradientBoostingRegressor,
 )
 from sklearn.linear_model import Lasso
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._solvers import BoostedTrees
 from ._utils import (
+    POSITIVE_INT,
     as_random_state,
     check_representation_and_factors,
     encode_factors,
     split_rows,
+    validate_metric_params,
 )
 
 __all__ = ["dci_score", "dci_from_importance_matrix"]
 
-_IMPORTANCES = ("gbt", "fast_gbt", "hist_gbt", "lasso")
 
-
+@validate_metric_params(
+    {
+        "n_train": [POSITIVE_INT],
+        "n_test": [POSITIVE_INT],
+        "importance": [StrOptions({"fast_gbt", "gbt", "hist_gbt", "lasso"})],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+    }
+)
 def dci_score(
     Z,
     factors,
@@ -154,12 +163,6 @@ def dci_score(
     """
     metric = "dci_score"
     Z, factors = check_representation_and_factors(Z, factors, metric=metric, min_samples=4)
-    if importance not in _IMPORTANCES:
-        raise ValueError(
-            f"{metric}: importance must be one of {_IMPORTANCES}, got {importance!r}."
-        )
-    if not isinstance(alpha, numbers.Real) or not alpha > 0:
-        raise ValueError(f"{metric}: alpha must be a positive number, got {alpha!r}.")
     codes, n_classes, used, continuous = encode_factors(
         factors, continuous_factors=continuous_factors, n_bins=n_bins, metric=metric
     )
@@ -215,6 +218,7 @@ def dci_score(
     return summary
 
 
+@validate_params({"importance_matrix": ["array-like"]}, prefer_skip_nested_validation=True)
 def dci_from_importance_matrix(importance_matrix):
     """Disentanglement and completeness of an importance matrix (latents x factors).
 

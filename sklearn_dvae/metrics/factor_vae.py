@@ -6,16 +6,19 @@ Disentangled Representations", ICML 2019.
 """
 
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from ._sampling import FactorGroups
 from ._utils import (
+    POSITIVE_INT,
     as_random_state,
-    check_positive_int,
     check_representation_and_factors,
     draw_rows,
     encode_factors,
+    validate_metric_params,
 )
 
 __all__ = ["factor_vae_score"]
@@ -23,6 +26,15 @@ __all__ = ["factor_vae_score"]
 _CHUNK = 2048
 
 
+@validate_metric_params(
+    {
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "n_train": [POSITIVE_INT],
+        "n_eval": [POSITIVE_INT],
+        "n_variance_estimate": [Interval(Integral, 2, None, closed="left")],
+        "prune_threshold": [Interval(Real, 0, None, closed="left")],
+    }
+)
 def factor_vae_score(
     Z,
     factors,
@@ -123,12 +135,6 @@ def factor_vae_score(
     """
     metric = "factor_vae_score"
     Z, factors = check_representation_and_factors(Z, factors, metric=metric)
-    batch_size = check_positive_int(batch_size, "batch_size", metric, minimum=2)
-    n_train = check_positive_int(n_train, "n_train", metric)
-    n_eval = check_positive_int(n_eval, "n_eval", metric)
-    n_variance_estimate = check_positive_int(
-        n_variance_estimate, "n_variance_estimate", metric, minimum=2
-    )
     codes, n_classes, used, _ = encode_factors(
         factors, continuous_factors=continuous_factors, n_bins=n_bins, metric=metric
     )

@@ -6,19 +6,29 @@ Validating Deep Representations for Interventional Robustness", ICML 2019
 """
 
 import warnings
+from numbers import Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from ._utils import (
+    POSITIVE_INT,
     as_random_state,
     check_representation_and_factors,
     draw_rows,
     encode_factors,
+    validate_metric_params,
 )
 
 __all__ = ["irs_score"]
 
 
+@validate_metric_params(
+    {
+        "n_samples": [POSITIVE_INT, None],
+        "diff_quantile": [Interval(Real, 0, 1, closed="both")],
+    }
+)
 def irs_score(
     Z,
     factors,
@@ -103,8 +113,6 @@ def irs_score(
     """
     metric = "irs_score"
     Z, factors = check_representation_and_factors(Z, factors, metric=metric)
-    if not 0.0 <= diff_quantile <= 1.0:
-        raise ValueError(f"{metric}: diff_quantile must be in [0, 1], got {diff_quantile!r}.")
     rng = as_random_state(random_state)
     rows = draw_rows(Z.shape[0], n_samples, rng)
     # Latents as contiguous rows: reductions over the samples are then fast ones.

@@ -9,6 +9,7 @@ Representations", ICML 2019.
 import numpy as np
 
 from ._utils import (
+    POSITIVE_INT,
     as_random_state,
     check_representation_and_factors,
     draw_rows,
@@ -16,11 +17,13 @@ from ._utils import (
     entropy_of_codes,
     histogram_discretize,
     mutual_information_matrix,
+    validate_metric_params,
 )
 
 __all__ = ["mig_score"]
 
 
+@validate_metric_params({"n_samples": [POSITIVE_INT, None]})
 def mig_score(
     Z,
     factors,

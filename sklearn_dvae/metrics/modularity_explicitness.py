@@ -11,21 +11,34 @@ from contextlib import nullcontext
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
+from sklearn.utils._param_validation import HasMethods
 from threadpoolctl import threadpool_limits
 
 from ._solvers import LBFGSLogisticRegression
 from ._utils import (
+    POSITIVE_INT,
     as_random_state,
     check_representation_and_factors,
     encode_factors,
     histogram_discretize,
     mutual_information_matrix,
     split_rows,
+    validate_metric_params,
 )
 
 __all__ = ["modularity_explicitness_score"]
 
 
+# The user's classifier is a scikit-learn estimator: its own parameters get validated
+# when it is fitted.
+@validate_metric_params(
+    {
+        "n_train": [POSITIVE_INT],
+        "n_test": [POSITIVE_INT],
+        "classifier": [HasMethods(["fit", "predict_proba"]), None],
+    },
+    prefer_skip_nested_validation=False,
+)
 def modularity_explicitness_score(
     Z,
     factors,

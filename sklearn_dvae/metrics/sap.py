@@ -6,22 +6,34 @@ Protocol of Locatello et al., "Challenging Common Assumptions in the Unsupervise
 Learning of Disentangled Representations", ICML 2019.
 """
 
-import numbers
+from numbers import Real
 
 import numpy as np
 from sklearn.svm import LinearSVC
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._solvers import OneFeatureLinearSVC, SortedColumns
 from ._utils import (
+    POSITIVE_INT,
     as_random_state,
     check_representation_and_factors,
     encode_factors,
     split_rows,
+    validate_metric_params,
 )
 
 __all__ = ["sap_score"]
 
 
+@validate_metric_params(
+    {
+        "n_train": [POSITIVE_INT],
+        "n_test": [POSITIVE_INT],
+        "discrete_score": [StrOptions({"accuracy", "balanced_accuracy"})],
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "solver": [StrOptions({"newton", "liblinear"})],
+    }
+)
 def sap_score(
     Z,
     factors,
@@ -115,15 +127,6 @@ def sap_score(
     Z, factors = check_representation_and_factors(Z, factors, metric=metric, min_samples=4)
     if Z.shape[1] < 2:
         raise ValueError(f"{metric}: needs at least two latents to take a gap, got {Z.shape[1]}.")
-    if discrete_score not in ("accuracy", "balanced_accuracy"):
-        raise ValueError(
-            f"{metric}: discrete_score must be 'accuracy' or 'balanced_accuracy', "
-            f"got {discrete_score!r}."
-        )
-    if solver not in ("newton", "liblinear"):
-        raise ValueError(f"{metric}: solver must be 'newton' or 'liblinear', got {solver!r}.")
-    if not isinstance(C, numbers.Real) or not C > 0:
-        raise ValueError(f"{metric}: C must be a positive number, got {C!r}.")
     codes, _, used, continuous = encode_factors(
         factors, continuous_factors=continuous_factors, n_bins=n_bins, metric=metric
     )

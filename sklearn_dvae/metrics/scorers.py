@@ -12,6 +12,7 @@ import inspect
 import numpy as np
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import get_scorer_names as _sklearn_get_scorer_names
+from sklearn.utils._param_validation import validate_params
 
 from .beta_vae import beta_vae_score
 from .dci import dci_score
@@ -163,6 +164,10 @@ def _encode(estimator, X):
     return np.asarray(transform(X))
 
 
+@validate_params(
+    {"metric": [str, callable], "key": [str, None], "greater_is_better": ["boolean", None]},
+    prefer_skip_nested_validation=True,
+)
 def make_disentanglement_scorer(metric, *, key=None, greater_is_better=None, **kwargs):
     """Make a scorer ``scorer(estimator, X, y)`` from a disentanglement metric.
 
@@ -212,7 +217,7 @@ def make_disentanglement_scorer(metric, *, key=None, greater_is_better=None, **k
         function, default_key, default_greater = _METRICS[name]
         key = default_key if key is None else key
         greater_is_better = default_greater if greater_is_better is None else greater_is_better
-    elif callable(metric):
+    else:
         function = metric
         if greater_is_better is None:
             greater_is_better = metric not in (
@@ -220,8 +225,6 @@ def make_disentanglement_scorer(metric, *, key=None, greater_is_better=None, **k
                 gaussian_wasserstein_correlation,
                 latent_mutual_info_score,
             )
-    else:
-        raise TypeError(f"metric must be a name or a callable, got {type(metric).__name__}.")
     try:
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
@@ -254,6 +257,7 @@ class _MultimetricDisentanglementScorer:
         return f"make_multimetric_disentanglement_scorer({self.scorers!r})"
 
 
+@validate_params({"scorers": [dict]}, prefer_skip_nested_validation=True)
 def make_multimetric_disentanglement_scorer(scorers):
     """One scorer returning several disentanglement scores from a single ``transform``.
 
@@ -283,7 +287,7 @@ def make_multimetric_disentanglement_scorer(scorers):
     >>> sorted(scorer(PCA(n_components=2).fit(X), X, y))
     ['irs', 'mig']
     """
-    if not isinstance(scorers, dict) or not scorers:
+    if not scorers:
         raise ValueError("scorers must be a non-empty dict of names to scorers.")
     resolved = {}
     for name, scorer in scorers.items():
@@ -298,15 +302,17 @@ def make_multimetric_disentanglement_scorer(scorers):
     return _MultimetricDisentanglementScorer(resolved)
 
 
+@validate_params({"name": [str, callable, None]}, prefer_skip_nested_validation=True)
 def get_scorer(name):
     """Return the scorer called ``name``, with the metric's default protocol settings.
 
     Parameters
     ----------
-    name : str
+    name : str, callable or None
         One of :func:`get_scorer_names` (``"factor_vae"``, ``"sap"``, ...); the
-        ``_score`` suffix is optional. Any other name goes to
-        ``sklearn.metrics.get_scorer``, so ``get_scorer("accuracy")`` also works.
+        ``_score`` suffix is optional. Anything else goes to
+        ``sklearn.metrics.get_scorer``, so ``get_scorer("accuracy")`` also works
+        (and a callable or None comes back as it returns them).
 
     Returns
     -------

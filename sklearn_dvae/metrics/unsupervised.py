@@ -9,12 +9,14 @@ histogram-discretised values) of the representation.
 import numpy as np
 
 from ._utils import (
+    POSITIVE_INT,
     as_random_state,
     check_representation,
     check_representation_and_factors,
     draw_rows,
     histogram_discretize,
     mutual_information_matrix,
+    validate_metric_params,
 )
 
 __all__ = [
@@ -22,6 +24,10 @@ __all__ = [
     "gaussian_wasserstein_correlation",
     "latent_mutual_info_score",
 ]
+
+
+# factors: None, or the y that a scorer passes through (see _sample).
+_UNSUPERVISED_CONSTRAINTS = {"factors": ["array-like", None], "n_samples": [POSITIVE_INT, None]}
 
 
 def _sample(Z, factors, n_samples, random_state, metric, min_samples=2):
@@ -41,6 +47,7 @@ def _covariance_of_varying_latents(Z):
     return covariance[np.ix_(varying, varying)], varying
 
 
+@validate_metric_params(_UNSUPERVISED_CONSTRAINTS)
 def gaussian_total_correlation(
     Z, factors=None, *, n_samples=10_000, random_state=None, return_details=False
 ):
@@ -97,6 +104,7 @@ def gaussian_total_correlation(
     return {"score": score, "covariance": covariance, "varying_latents": varying}
 
 
+@validate_metric_params({**_UNSUPERVISED_CONSTRAINTS, "normalize": ["boolean"]})
 def gaussian_wasserstein_correlation(
     Z, factors=None, *, n_samples=10_000, normalize=False, random_state=None, return_details=False
 ):
@@ -161,6 +169,7 @@ def gaussian_wasserstein_correlation(
     }
 
 
+@validate_metric_params(_UNSUPERVISED_CONSTRAINTS)
 def latent_mutual_info_score(
     Z, factors=None, *, n_samples=10_000, n_bins=20, random_state=None, return_details=False
 ):

@@ -1,8 +1,16 @@
 """Bad input gets a clear error (or, for a constant factor, a warning) naming the problem."""
 
+import inspect
+
 import numpy as np
 import pytest
+from sklearn.utils._param_validation import (
+    InvalidParameterError,
+    generate_invalid_param_val,
+    make_constraint,
+)
 
+from sklearn_dvae import metrics
 from sklearn_dvae.metrics import (
     beta_vae_score,
     dci_score,
@@ -112,17 +120,20 @@ def test_gap_metrics_need_two_latents(metric, data):
 
 def test_factor_vae_batch_of_one_row_raises(data):
     Z, factors = data
-    with pytest.raises(ValueError, match="batch_size must be an integer >= 2, got 1"):
+    message = r"'batch_size' parameter of factor_vae_score must be an int in the range \[2, inf\)"
+    with pytest.raises(ValueError, match=message + r"\. Got 1 instead"):
         factor_vae_score(Z, factors, batch_size=1)
 
 
 @pytest.mark.parametrize("bad", [0, -5, 2.5])
 def test_non_positive_or_fractional_sample_sizes_raise(bad, data):
     Z, factors = data
-    with pytest.raises(ValueError, match="n_train must be"):
-        beta_vae_score(Z, factors, n_train=bad)
-    with pytest.raises(ValueError, match="n_train must be"):
-        sap_score(Z, factors, n_train=bad)
+    for metric in (beta_vae_score, sap_score):
+        message = (
+            rf"'n_train' parameter of {metric.__name__} must be an int in the range \[1, inf\)"
+        )
+        with pytest.raises(ValueError, match=message):
+            metric(Z, factors, n_train=bad)
 
 
 def test_too_few_rows_to_split_into_train_and_test_raises(data):
@@ -134,11 +145,13 @@ def test_too_few_rows_to_split_into_train_and_test_raises(data):
 
 def test_unknown_options_raise(data):
     Z, factors = data
-    with pytest.raises(ValueError, match="importance must be one of"):
+    with pytest.raises(
+        ValueError, match="'importance' parameter of dci_score must be a str among"
+    ):
         dci_score(Z, factors, importance="forest")
-    with pytest.raises(ValueError, match="discrete_score must be"):
+    with pytest.raises(ValueError, match="'discrete_score' parameter of sap_score must be a str"):
         sap_score(Z, factors, discrete_score="f1")
-    with pytest.raises(ValueError, match="continuous_factors must"):
+    with pytest.raises(ValueError, match="'continuous_factors' parameter of mig_score must be a"):
         mig_score(Z, factors, continuous_factors="sometimes")
     with pytest.raises(ValueError, match="one bool per factor"):
         mig_score(Z, factors, continuous_factors=[True, False, True])
@@ -187,3 +200,51 @@ def test_unsupervised_scores_reject_one_dimensional_z(metric, data):
     Z, _ = data
     with pytest.raises(ValueError, match="Z must be 2-D"):
         metric(Z[:, 0])
+
+
+# Every public function that takes arguments, with valid values of those it requires.
+def _required_arguments(function, data):
+    Z, factors = data
+    return {
+        "dci_from_importance_matrix": {"importance_matrix": np.eye(2)},
+        "make_disentanglement_scorer": {"metric": "mig"},
+        "make_multimetric_disentanglement_scorer": {"scorers": {"mig": "mig"}},
+        "get_scorer": {"name": "mig"},
+    }.get(function.__name__, {"Z": Z, "factors": factors})
+
+
+PUBLIC_FUNCTIONS = [
+    function
+    for name in metrics.__all__
+    if inspect.isfunction(function := getattr(metrics, name))
+    and inspect.signature(function).parameters
+]
+
+
+@pytest.mark.parametrize("function", PUBLIC_FUNCTIONS, ids=lambda f: f.__name__)
+def test_every_argument_of_a_public_function_is_validated(function, data):
+    # scikit-learn's validate_params: each named argument has declared constraints,
+    # and a value of the wrong type, or of the right type out of range, gets the same
+    # error naming the function, the argument and what it accepts.
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    names = [
+        p.name for p in inspect.signature(function).parameters.values() if p.kind not in variadic
+    ]
+    constraints = function._skl_parameter_constraints
+    assert sorted(constraints) == sorted(names)
+    required = _required_arguments(function, data)
+
+    class WrongType:
+        pass
+
+    for name in names:
+        message = rf"The '{name}' parameter of {function.__name__} must be .* Got .* instead\."
+        bad_values = [WrongType()]
+        for constraint in map(make_constraint, constraints[name]):
+            try:
+                bad_values.append(generate_invalid_param_val(constraint))
+            except NotImplementedError:
+                pass  # a pure type constraint: WrongType covers it
+        for bad in bad_values:
+            with pytest.raises(InvalidParameterError, match=message):
+                function(**{**required, name: bad})
