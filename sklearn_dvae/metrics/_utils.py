@@ -8,8 +8,6 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from .._memory import tune_malloc
-
 __all__ = [
     "POSITIVE_INT",
     "validate_metric_params",
@@ -76,10 +74,6 @@ def check_representation(Z, *, metric, min_samples=2):
             f"{metric}: needs at least {min_samples} samples, got {Z.shape[0]} "
             f"(Z has shape {Z.shape})."
         )
-    # Every metric passes here: keep freed memory in the process (see
-    # sklearn_dvae._memory), which spares the page faults of re-allocating the
-    # metrics' megabyte-sized temporaries (IRS: 19 ms -> 13 ms per call measured).
-    tune_malloc()
     # A sum is finite exactly when every value is (an overflow falls through to the
     # exact check); it reads Z once without a boolean copy of it.
     if not np.isfinite(np.add.reduce(Z, axis=None)) and not np.isfinite(Z).all():
