@@ -85,7 +85,9 @@ def bare_step(estimator, state, x, batch_size, step):
         out = type(out)(*(t.float() if torch.is_tensor(t) else t for t in out))
     else:
         out = state["forward"](x_vae)
-    loss, _ = estimator._loss(out, step=step)
+    criterion = estimator.net_.criterion_
+    criterion.training_step = step
+    loss, _ = criterion(out)
     state["optimizer"].zero_grad(set_to_none=True)
     loss.backward()
     state["optimizer"].step()

@@ -1,11 +1,15 @@
 """DisentangledVAE: the scikit-learn estimator that every model of the package extends.
 
 The estimator is a plain scikit-learn ``BaseEstimator`` whose constructor only
-stores its arguments; ``fit`` validates them and the data, builds the networks
-from the data's shape, and trains a skorch `VAENet` kept as ``net_``. skorch's
-callbacks, history, checkpoints and device handling work through that net.
+stores its arguments. ``fit`` validates them and the data, builds a skorch
+`VAENet` from the data's shape (the networks as its module, the model's loss
+module as its criterion) and trains it; the net is kept as ``net_``. The estimator
+passes settings down to the net, from one place (`_net_settings`) before every
+``fit``/``partial_fit``; the net never calls back into the estimator.
 """
 
+import copy
+import inspect
 import numbers
 import warnings
 from contextlib import contextmanager
@@ -13,36 +17,60 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
+from skorch.dataset import ValidSplit
+from torch import nn
 
+from ._batching import read_rows, to_tensor_batch
+from ._callbacks import check_callbacks_have_validation
+from ._input import (
+    check_input,
+    is_standard_image,
+    resolve_input_scale,
+    resolve_layout,
+    resolve_likelihood,
+)
 from ._memory import tune_malloc
-from ._net import VAENet, is_lazy_array, sample_rows, to_tensor_batch, value_range
+from ._net import VAENet
 from ._parallel import limited_torch_threads
-from .nn import VAEModule, VAEOutput
+from .nn import VAELoss, VAEModule, VAEOutput
+from .nn.networks import BUILT_IN_NETWORKS, conv_grid, copy_network_spec, network_name
 
-_IMAGE_CHANNELS = (1, 3)
-_UNIT_RANGE_TOLERANCE = 1e-5
+#: Prefixes of the keywords routed to the networks' and the optimizer's constructors.
+ROUTED_PREFIXES = ("encoder__", "decoder__", "optimizer__")
+_NETWORK_OPTIONS = {"auto", *BUILT_IN_NETWORKS}
+#: A fit whose every latent has a KL below this (nats, mean over the last epoch) collapsed.
+COLLAPSE_KL = 0.05
 
 
 class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Variational autoencoder with a diagonal Gaussian posterior, as a transformer.
 
-    This is the plain VAE (``loss = reconstruction + KL``) and the base class of
-    every model in the package: a subclass adds its hyperparameters to
-    ``__init__`` and its regulariser to ``_regularizer``. Use `BetaVAE` and the
-    other models rather than this class directly.
+    This is the plain VAE (``loss = reconstruction + KL``, the loss module
+    `~sklearn_dvae.nn.VAELoss`) and the base class of every model in the package:
+    a model adds its hyperparameters to ``__init__`` and names its loss module in
+    ``_loss_class`` (see the "Adding a model" page of the documentation). Use
+    `BetaVAE` and the other models rather than this class directly.
 
     Parameters
     ----------
     latent_dim : int, default=10
         Number of latent dimensions (columns of ``transform``'s output).
-    encoder : {"auto", "mlp", "conv"}, default="auto"
-        Network family. ``"conv"`` is the standard 64x64 convolutional network
-        of Locatello et al. (2019); ``"mlp"`` a fully connected network on the
-        flattened input; ``"auto"`` takes ``"conv"`` for 64x64 images with 1 or 3
-        channels and ``"mlp"`` otherwise.
+    encoder : {"auto", "mlp", "conv"}, torch.nn.Module class or instance, default="auto"
+        The encoder. ``"conv"`` is the convolutional network of Locatello et al.
+        (2019), for images whose height and width are multiples of 16 (the
+        study's 64x64, 32x32, 128x128, ...); ``"mlp"`` a fully connected network
+        on the flattened input; ``"auto"`` takes ``"conv"`` for 64x64 images with
+        1 or 3 channels and ``"mlp"`` otherwise. A class of your own is built
+        with the ``encoder__*`` keywords (and ``latent_dim``, ``n_outputs``,
+        ``input_shape`` when its constructor takes arguments of those names); an
+        instance is copied at ``fit``, its weights the starting point. It must
+        follow the contract of `~sklearn_dvae.nn.VAEModule`: a batch of shape
+        ``(n, *sample_shape_)`` in, the posterior's parameters out (shape
+        ``(n, 2 * latent_dim)``: means, then log-variances), checked at ``fit``.
     likelihood : {"auto", "bernoulli", "gaussian"}, default="auto"
         Decoder distribution. ``"bernoulli"`` needs values in [0, 1] (uint8 data
         grey levels are scaled by 1/255 first, binary uint8 images of 0/1 are
@@ -54,14 +82,18 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         (n, h, w, c) needs no ``input_shape``.
     hidden_units : tuple of int, default=(256, 256)
         Hidden layer widths of the MLP networks (the conv network is fixed).
-    lr : float, default=1e-4
-        Learning rate of the optimizer.
+    lr : float, default=1e-3
+        Learning rate of the optimizer. The published protocol used 1e-4 for
+        300,000 steps (``lr=1e-4, max_steps=300_000``); 1e-3 trains small data in
+        a few epochs.
     batch_size : int, default=64
         Mini-batch size for training and inference.
     max_epochs : int, default=10
-        Passes over the data made by ``fit``.
+        Passes over the data made by each ``fit`` (and ``partial_fit``) call.
     optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
-        Optimizer of the encoder and decoder parameters.
+        Optimizer of the encoder and decoder parameters; ``optimizer__*``
+        keywords are its options (``optimizer__weight_decay=1e-5``,
+        ``optimizer__betas=(0.9, 0.99)``, ...).
     device : str, default="auto"
         Torch device; ``"auto"`` picks ``"cuda"`` when a GPU is present.
     random_state : int, RandomState instance or None, default=None
@@ -72,7 +104,8 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (``Checkpoint``, ``EarlyStopping``, ...).
     train_split : callable or None, default=None
-        skorch train/validation split; None trains on all of ``X``.
+        skorch train/validation split; None trains on all of ``X`` (or holds out
+        ``validation_fraction`` of it).
     warm_start : bool, default=False
         When True, ``fit`` continues training a fitted model instead of
         re-initialising it.
@@ -113,6 +146,24 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         not: measure before adopting it. No effect on the MLP networks. This is
         not the layout of ``X``: images of shape (n, h, w, c) are recognised
         whatever this setting.
+    decoder : {"auto", "mlp", "conv"}, torch.nn.Module class or instance, default="auto"
+        The decoder, as ``encoder`` (``decoder__*`` keywords; ``latent_dim`` and
+        ``output_shape`` passed when its constructor takes them). ``"auto"``
+        mirrors a built-in encoder, and picks like ``encoder="auto"`` beside an
+        encoder of your own. It maps latents of shape ``(n, latent_dim)`` to the
+        likelihood's parameters, shape ``(n, *sample_shape_)``: logits
+        (Bernoulli) or means (Gaussian).
+    max_steps : int or None, default=None
+        Optimisation steps made by each ``fit``/``partial_fit`` call; when set it
+        replaces ``max_epochs`` (the unit of the published protocol: 300,000).
+    validation_fraction : float in (0, 1) or None, default=None
+        Hold out this fraction of ``X`` (fixed by ``random_state``) to compute
+        ``valid_loss`` and each ``valid_<term>`` every epoch, which
+        ``EarlyStopping`` and ``Checkpoint`` monitor by default.
+    **kwargs
+        ``encoder__*``, ``decoder__*`` and ``optimizer__*`` keywords, routed to
+        the networks' and the optimizer's constructors as skorch routes
+        ``module__*``; ``GridSearchCV`` can search them.
 
     Attributes
     ----------
@@ -122,8 +173,9 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Per-epoch record of the loss and each named loss term.
     likelihood_ : {"bernoulli", "gaussian"}
         The likelihood used.
-    encoder_ : {"mlp", "conv"}
-        The network family used.
+    encoder_, decoder_ : {"mlp", "conv", "custom"}
+        The network families used ("custom": a network of your own, which is
+        ``net_.module_.encoder`` / ``net_.module_.decoder``).
     input_shape_ : tuple of int
         Shape of one sample of ``X`` as passed to ``fit``.
     sample_shape_ : tuple of int
@@ -138,6 +190,13 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     training_steps_ : int
         Optimizer steps taken so far (survives ``partial_fit`` and checkpoints).
 
+    Warns
+    -----
+    ConvergenceWarning
+        At the end of ``fit`` when every latent's KL over the last epoch stayed
+        below ``0.05`` nats: the posterior collapsed to the prior and the codes
+        carry nothing.
+
     See Also
     --------
     BetaVAE : beta-VAE and its annealed-capacity variant.
@@ -145,7 +204,12 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     Notes
     -----
     Reconstruction terms are summed over features and averaged over the batch,
-    so hyperparameter values transfer from the papers.
+    so hyperparameter values transfer from the papers. Every setting that reaches
+    the skorch net is applied from the estimator's parameters before each
+    ``fit``/``partial_fit``; a setting that fixes the networks (``latent_dim``,
+    the networks and their keywords, ``likelihood``, ...) cannot change while a
+    model is trained further, and ``partial_fit`` (or a ``warm_start`` fit) after
+    such a change raises a ``ValueError``.
 
     Examples
     --------
@@ -160,19 +224,22 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     _parameter_constraints = {
         "latent_dim": [Interval(numbers.Integral, 1, None, closed="left")],
-        "encoder": [StrOptions({"auto", "mlp", "conv"})],
+        "encoder": [StrOptions(_NETWORK_OPTIONS), nn.Module, type],
+        "decoder": [StrOptions(_NETWORK_OPTIONS), nn.Module, type],
         "likelihood": [StrOptions({"auto", "bernoulli", "gaussian"})],
         "input_shape": [tuple, list, None],
         "hidden_units": [tuple, list],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "max_steps": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "optimizer": [type],
         "device": [str, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [list, None],
         "train_split": [callable, None],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither"), None],
         "warm_start": ["boolean"],
         "precision": [StrOptions({"float32", "bfloat16"})],
         "compile": [
@@ -190,14 +257,15 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "memory_format": [StrOptions({"contiguous", "channels_last"})],
     }
 
-    #: Names of the loss terms that ``_loss`` returns and ``history`` records.
-    _loss_term_names = ("reconstruction", "kl")
-    #: The skorch net class; FactorVAE swaps in one with a discriminator.
+    #: The model's objective: a loss module of `sklearn_dvae.nn.losses` (or your own).
+    _loss_class = VAELoss
+    #: The skorch net class; FactorVAE swaps in one with a discriminator update.
     _net_class = VAENet
-    #: Smallest batch a model can train on (2 where batch statistics are needed).
-    _min_batch_size = 1
-    #: Posterior family of the encoder: "diagonal" or "full" (CHyVAE).
-    _posterior = "diagonal"
+    #: Hyperparameters that build part of the objective (FactorVAE's discriminator
+    #: widths) and so cannot change while a model is trained further.
+    _structural_hyperparameters = ()
+    #: What a collapse warning suggests beyond training longer.
+    _collapse_hint = ""
 
     def __init__(
         self,
@@ -206,7 +274,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         likelihood="auto",
         input_shape=None,
         hidden_units=(256, 256),
-        lr=1e-4,
+        lr=1e-3,
         batch_size=64,
         max_epochs=10,
         optimizer=torch.optim.Adam,
@@ -219,6 +287,10 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         precision="float32",
         compile=False,
         memory_format="contiguous",
+        decoder="auto",
+        max_steps=None,
+        validation_fraction=None,
+        **kwargs,
     ):
         self.latent_dim = latent_dim
         self.encoder = encoder
@@ -238,57 +310,97 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.precision = precision
         self.compile = compile
         self.memory_format = memory_format
+        self.decoder = decoder
+        self.max_steps = max_steps
+        self.validation_fraction = validation_fraction
+        unexpected = [key for key in kwargs if not key.startswith(ROUTED_PREFIXES)]
+        if unexpected:
+            raise TypeError(
+                f"{type(self).__name__}() got unexpected keyword argument(s) "
+                f"{', '.join(sorted(unexpected))}. Keywords routed to the networks or the "
+                f"optimizer start with {', '.join(ROUTED_PREFIXES)}."
+            )
+        for key, value in kwargs.items():
+            setattr(self, key, value)
 
-    # ------------------------------------------------------------------ objective
-    def _regularizer(self, output, kl, step):
-        """Return ``(penalty, extra_terms)``: what is added to the reconstruction loss.
+    # ------------------------------------------------------------------ parameters
+    def __init_subclass__(cls, **kwargs):
+        """Give a model whose ``__init__`` takes ``**kwargs`` its parent's parameters too.
+
+        A model's constructor may list only its own hyperparameters and pass
+        ``**kwargs`` to its parent; its signature (what scikit-learn's
+        ``get_params``, ``clone`` and ``help`` read) then shows the parent's
+        parameters as keyword-only arguments after its own.
+        """
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            init.__signature__ = _named_parameters_signature(init, cls.__mro__[1].__init__)
+
+    def _routed(self, prefix):
+        """The ``<prefix>__*`` keywords, without the prefix."""
+        start = f"{prefix}__"
+        return {
+            key[len(start) :]: value for key, value in vars(self).items() if key.startswith(start)
+        }
+
+    def get_params(self, deep=True):
+        """Parameters of this estimator, the routed ``encoder__*`` and the like included.
 
         Parameters
         ----------
-        output : VAEOutput
-            The forward pass of a batch.
-        kl : torch.Tensor (scalar)
-            Batch mean of ``KL(q(z|x) || N(0, I))``.
-        step : int
-            Optimizer steps taken before this batch (for schedules).
+        deep : bool, default=True
+            Also return the parameters of contained estimators.
 
         Returns
         -------
-        penalty : torch.Tensor (scalar)
-            Batch-mean regularisation added to the batch-mean reconstruction loss.
-        extra_terms : dict of str to torch.Tensor
-            Further named scalars to log (names listed in ``_loss_term_names``).
+        params : dict
         """
-        return kl, {}
+        params = super().get_params(deep=deep)
+        params.update(
+            {key: value for key, value in vars(self).items() if key.startswith(ROUTED_PREFIXES)}
+        )
+        return params
 
-    def _loss(self, output, step, training=True):
-        """The training objective of a batch and its named terms (all batch means)."""
-        module = self.net_.module_
-        reconstruction = module.reconstruction_nll(output.decoded, output.x).mean()
-        kl = module.kl_to_standard_normal(output).mean()
-        penalty, extra = self._regularizer(output, kl, step)
-        terms = {"reconstruction": reconstruction, "kl": kl, **extra}
-        return reconstruction + penalty, terms
+    def set_params(self, **params):
+        """Set parameters; ``encoder__*``, ``decoder__*`` and ``optimizer__*`` keywords too.
 
-    def _elbo_kl_samples(self, output):
-        """Per-sample KL part of the evidence lower bound used by `score_samples`.
+        Parameters
+        ----------
+        **params
+            Estimator parameters.
 
-        The regularisers of beta-VAE, FactorVAE, DIP-VAE and beta-TCVAE are
-        training devices, not part of the generative model, so their bound is
-        the VAE's; CHyVAE's hierarchical prior has its own.
+        Returns
+        -------
+        self : object
         """
-        return self.net_.module_.kl_to_standard_normal(output)
-
-    def _draw_prior(self, n_samples, rng):
-        """Latents drawn from the model's prior, shape (n_samples, latent_dim)."""
-        return rng.standard_normal((n_samples, self.net_.module_.latent_dim))
+        for key in [key for key in params if key.startswith(ROUTED_PREFIXES)]:
+            setattr(self, key, params.pop(key))
+        return super().set_params(**params) if params else self
 
     def _validate_hyperparameters(self):
-        """Checks beyond ``_parameter_constraints``; subclasses extend it."""
+        """Checks beyond ``_parameter_constraints``; models extend it."""
         hidden = tuple(self.hidden_units)
         if not all(isinstance(h, numbers.Integral) and h > 0 for h in hidden):
             raise ValueError(
                 f"hidden_units must be a tuple of positive integers, got {self.hidden_units!r}."
+            )
+        for role in ("encoder", "decoder"):
+            spec = getattr(self, role)
+            if isinstance(spec, type) and not issubclass(spec, nn.Module):
+                raise ValueError(
+                    f"{role} must be 'auto', 'mlp', 'conv', or a torch.nn.Module class or "
+                    f"instance, got the class {spec.__name__}."
+                )
+            if isinstance(spec, str) and self._routed(role):
+                raise ValueError(
+                    f"{role}__* keywords ({', '.join(sorted(self._routed(role)))}) configure a "
+                    f"network of your own; {role}={spec!r} takes none (its hidden widths are "
+                    "hidden_units)."
+                )
+        if not issubclass(self.optimizer, torch.optim.Optimizer):
+            raise ValueError(
+                f"optimizer must be a torch.optim.Optimizer class, got {self.optimizer!r}."
             )
         if self.input_shape is not None:
             shape = tuple(self.input_shape)
@@ -304,24 +416,40 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"{type(self).__name__} needs batch statistics: batch_size must be at least "
                 f"{self._min_batch_size}, got {self.batch_size}."
             )
+        if self.train_split is not None and self.validation_fraction is not None:
+            raise ValueError(
+                "Set train_split or validation_fraction, not both: validation_fraction is "
+                "a random split of that fraction of X."
+            )
+        check_callbacks_have_validation(
+            self.callbacks,
+            has_validation=self.train_split is not None or self.validation_fraction is not None,
+            owner=type(self).__name__,
+        )
         if self.compile == "cuda-graph":
             self._check_cuda_graph_options()
 
-    #: Why a model's training step cannot be captured as a CUDA graph (None: it can).
-    _cuda_graph_unsupported = None
+    @property
+    def _min_batch_size(self):
+        """Smallest batch the model's loss is defined on."""
+        return int(self._loss_class.min_batch_size)
+
+    @property
+    def _loss_term_names(self):
+        """Names of the terms the history records (the loss's, then the net's auxiliary ones)."""
+        return tuple(self._loss_class.term_names) + tuple(self._net_class.auxiliary_term_names)
 
     def _check_cuda_graph_options(self):
         name = type(self).__name__
-        if self._cuda_graph_unsupported is not None:
-            raise ValueError(
-                f"compile='cuda-graph' is not supported by {name}: {self._cuda_graph_unsupported}."
-            )
+        reason = self._loss_class.cuda_graph_unsupported
+        if reason is not None:
+            raise ValueError(f"compile='cuda-graph' is not supported by {name}: {reason}.")
         if self.precision != "float32":
             raise ValueError(
                 "compile='cuda-graph' needs precision='float32', got "
                 f"precision={self.precision!r}."
             )
-        if "capturable" not in self.optimizer.__init__.__code__.co_varnames:
+        if "capturable" not in inspect.signature(self.optimizer).parameters:
             raise ValueError(
                 "compile='cuda-graph' needs an optimizer with a 'capturable' option (Adam, "
                 f"AdamW, ...); {self.optimizer.__name__} has none."
@@ -348,152 +476,141 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ------------------------------------------------------------------ data
     def _check_X(self, X, reset):
-        """Validate ``X`` once at the door; never copy uint8 or float32 data to float64."""
-        if hasattr(X, "ndim") and getattr(X, "ndim", 2) == 1:
-            raise ValueError(
-                "Expected a 2-D array (n_samples, n_features) or an image array "
-                f"(n_samples, [channels,] height, width), got a 1-D array of shape {X.shape}. "
-                "Reshape your data with X.reshape(-1, 1) for a single feature or "
-                "X.reshape(1, -1) for a single sample."
-            )
-        if is_lazy_array(X):
-            X = self._check_lazy_X(X, reset)
-        else:
-            X = validate_data(
-                self,
-                X,
-                reset=reset,
-                dtype=[np.float32, np.float64, np.uint8],
-                allow_nd=True,
-                ensure_min_samples=2 if reset else 1,
-                ensure_min_features=1,
-            )
-        if X.ndim > 4:
-            raise ValueError(
-                f"X must have 2 to 4 dimensions (samples, then features or image axes), "
-                f"got shape {X.shape}."
-            )
-        if not reset and tuple(X.shape[1:]) != self.input_shape_:
-            raise ValueError(
-                f"X has samples of shape {tuple(X.shape[1:])}, but {type(self).__name__} was "
-                f"fitted on samples of shape {self.input_shape_}."
-            )
-        return X
+        """Validate ``X`` once at the door (see `sklearn_dvae._input.check_input`)."""
+        return check_input(self, X, reset)
 
-    def _check_lazy_X(self, X, reset):
-        """Checks for data read on demand (h5py datasets, LazyImages): never read it whole.
+    def _resolve_networks(self, image_shape, sample_shape):
+        """The encoder and decoder specifications, and the families to report."""
+        standard = is_standard_image(image_shape)
+        specs = {}
+        for role in ("encoder", "decoder"):
+            spec = getattr(self, role)
+            if spec == "auto" and role == "decoder" and isinstance(specs["encoder"], str):
+                spec = specs["encoder"]  # mirror a built-in encoder
+            elif isinstance(spec, str) and spec == "auto":
+                spec = "conv" if standard else "mlp"
+            if isinstance(spec, str) and spec == "conv" and image_shape is None:
+                raise ValueError(
+                    f"{role}='conv' needs images: X has samples of shape {tuple(sample_shape)} "
+                    "(flat rows). Pass input_shape=(channels, height, width) for flattened "
+                    "images, or use the 'mlp' network."
+                )
+            if isinstance(spec, str) and spec == "conv":
+                conv_grid(image_shape[1:])  # says which image sizes it takes
+            specs[role] = spec
+        return specs["encoder"], specs["decoder"]
 
-        Shape and dtype are checked on the whole; values on a sample of rows. A NaN
-        elsewhere still stops training, naming the step, through the loss check.
+    # ------------------------------------------------------------------ the net's settings
+    def _loss_params(self):
+        """The loss module's hyperparameters that may change between ``partial_fit`` calls.
+
+        By default, every argument of the loss class's constructor that is an
+        estimator parameter of the same name, except the structural ones.
         """
-        if np.dtype(X.dtype) not in (
-            np.dtype(np.uint8),
-            np.dtype(np.float32),
-            np.dtype(np.float64),
-        ):
-            raise TypeError(
-                f"Data read on demand must be uint8, float32 or float64, got {X.dtype}."
-            )
-        if X.ndim < 2:
-            raise ValueError(f"Expected at least 2 dimensions, got shape {tuple(X.shape)}.")
-        minimum = 2 if reset else 1
-        if len(X) < minimum:
-            raise ValueError(
-                f"Found array with {len(X)} sample(s) (shape={tuple(X.shape)}) while a "
-                f"minimum of {minimum} is required."
-            )
-        sample = sample_rows(X)
-        if sample.dtype.kind == "f" and not np.all(np.isfinite(sample)):
-            raise ValueError("Input X contains NaN or infinity (found in a sample of its rows).")
-        if reset:
-            self.n_features_in_ = int(X.shape[1])
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        return X
+        fixed = {"likelihood", "latent_dim", *self._structural_hyperparameters}
+        return {
+            name: getattr(self, name)
+            for name in self._loss_class.hyperparameter_names()
+            if name not in fixed and name in self._get_param_names()
+        }
 
-    def _resolve_layout(self, X):
-        """Work out the networks' view of a sample and whether X is channels-last."""
-        shape = tuple(X.shape[1:])
-        channels_last = False
-        if X.ndim == 2:
-            if self.input_shape is None:
-                return shape, None, False
-            image = tuple(self.input_shape)
-            if len(image) == 2:
-                image = (1,) + image
-            if int(np.prod(image)) != shape[0]:
-                raise ValueError(
-                    f"input_shape={tuple(self.input_shape)} holds {int(np.prod(image))} values "
-                    f"but X has {shape[0]} features per sample."
-                )
-            return image, image, False
-        if X.ndim == 3:
-            image = (1,) + shape
-        elif shape[0] in _IMAGE_CHANNELS:
-            image = shape
-        elif shape[-1] in _IMAGE_CHANNELS:
-            image = (shape[-1],) + shape[:-1]
-            channels_last = True
-        else:
-            raise ValueError(
-                f"Cannot tell the channel axis of images of shape {shape}: expected "
-                "(channels, height, width) or (height, width, channels) with 1 or 3 channels."
-            )
-        if self.input_shape is not None:
-            expected = tuple(self.input_shape)
-            expected = (1,) + expected if len(expected) == 2 else expected
-            if expected != image:
-                raise ValueError(
-                    f"input_shape={tuple(self.input_shape)} does not match images of shape "
-                    f"{shape} in X."
-                )
-        return image, image, channels_last
+    def _loss_structure(self, X, likelihood):
+        """The loss module's arguments fixed when it is built."""
+        names = self._loss_class.hyperparameter_names()
+        params = {"likelihood": likelihood}
+        if "latent_dim" in names:
+            params["latent_dim"] = self.latent_dim
+        for name in self._structural_hyperparameters:
+            value = getattr(self, name)
+            params[name] = tuple(value) if isinstance(value, list) else value
+        return params
 
-    @staticmethod
-    def _resolve_input_scale(X):
-        """1/255 for uint8 grey levels; 1 for uint8 arrays of 0/1 (dSprites) and floats."""
-        if X.dtype != np.uint8:
-            return 1.0
-        # The official dSprites file stores its binary images as 0/1, not 0/255.
-        return 1.0 if value_range(X)[1] <= 1 else 1.0 / 255.0
+    def _train_split_for(self, seed):
+        if self.validation_fraction is None:
+            return self.train_split
+        return ValidSplit(float(self.validation_fraction), stratified=False, random_state=seed)
 
-    def _resolve_likelihood(self, X):
-        if self.likelihood == "gaussian":
-            return "gaussian"
-        if X.dtype == np.uint8:
-            in_unit_range = True
-        else:
-            # Allow float rounding (MinMaxScaler's output can exceed 1 by an ulp).
-            low, high = value_range(X)
-            in_unit_range = low >= -_UNIT_RANGE_TOLERANCE and high <= 1.0 + _UNIT_RANGE_TOLERANCE
-        if self.likelihood == "bernoulli" and not in_unit_range:
-            raise ValueError(
-                "likelihood='bernoulli' needs values in [0, 1], but X ranges over "
-                f"[{low}, {high}]. Scale X to [0, 1] (e.g. with MinMaxScaler) or use "
-                "likelihood='gaussian'."
-            )
-        return "bernoulli" if in_unit_range else "gaussian"
+    def _net_settings(self, seed):
+        """Every estimator setting that may change between calls, as keyword arguments of the net.
 
-    def _resolve_encoder(self, image_shape):
-        is_standard_image = (
-            image_shape is not None
-            and image_shape[1:] == (64, 64)
-            and image_shape[0] in _IMAGE_CHANNELS
+        The one place where such settings reach the net: used to build it, and
+        applied to it again (`_apply_net_settings`) before every ``fit`` and
+        ``partial_fit``. ``criterion__<name>`` keys are the loss module's
+        hyperparameters.
+        """
+        compile_mode = ("default" if self.compile is True else self.compile) or None
+        return {
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "max_epochs": self.max_epochs,
+            "max_steps": self.max_steps,
+            "verbose": self.verbose,
+            "callbacks": self.callbacks,
+            "train_split": self._train_split_for(seed),
+            "autocast_dtype": torch.bfloat16 if self.precision == "bfloat16" else None,
+            "compile_mode": compile_mode,
+            **{f"optimizer__{key}": value for key, value in self._routed("optimizer").items()},
+            **{f"criterion__{key}": value for key, value in self._loss_params().items()},
+        }
+
+    def _apply_net_settings(self, net):
+        """Apply `_net_settings` to a built net (nothing is rebuilt; see `_check_structure`)."""
+        for key, value in self._net_settings(net.seed).items():
+            if key == "callbacks":
+                if value is not net.callbacks:
+                    net.callbacks = value
+                    net.initialize_callbacks()
+            elif key.startswith("criterion__"):
+                setattr(net.criterion_, key[len("criterion__") :], value)
+                setattr(net, key, value)
+            elif key == "lr" or key.startswith("optimizer"):
+                net.set_params(**{key: value})  # skorch updates the param groups in place
+            else:
+                setattr(net, key, value)
+
+    def _structure(self):
+        """The settings the networks, the loss module and the optimizer are built from."""
+        names = (
+            "latent_dim",
+            "encoder",
+            "decoder",
+            "hidden_units",
+            "likelihood",
+            "input_shape",
+            "memory_format",
+            "optimizer",
+            "device",
+            "random_state",
+            *self._structural_hyperparameters,
         )
-        if self.encoder == "conv" and not is_standard_image:
-            raise ValueError(
-                "encoder='conv' is the 64x64 network: it needs images of shape (1, 64, 64) or "
-                f"(3, 64, 64), got samples of shape {image_shape or self.input_shape_}. Use "
-                "encoder='mlp', or pass input_shape for flattened images."
+        structure = {name: getattr(self, name) for name in names}
+        for role in ("encoder", "decoder"):
+            structure.update({f"{role}__{k}": v for k, v in self._routed(role).items()})
+        structure["compile is cuda-graph"] = self.compile == "cuda-graph"
+        return structure
+
+    def _check_structure(self):
+        """Refuse to train further after a change that would need new networks."""
+        fitted = getattr(self, "_fitted_structure", None)
+        if fitted is None:
+            return
+        current = self._structure()
+        changed = sorted(
+            name
+            for name in set(fitted) | set(current)
+            if not _same_setting(fitted.get(name, _MISSING), current.get(name, _MISSING))
+        )
+        if changed:
+            details = "; ".join(
+                f"{name}: {_describe(fitted.get(name, _MISSING))} -> "
+                f"{_describe(current.get(name, _MISSING))}"
+                for name in changed
             )
-        if self.encoder == "auto":
-            return "conv" if is_standard_image else "mlp"
-        return self.encoder
+            raise ValueError(
+                f"{type(self).__name__} cannot train its fitted networks further: settings "
+                f"they were built with have changed ({details}). Call fit with "
+                "warm_start=False to train a new model, or set them back."
+            )
 
     # ------------------------------------------------------------------ set-up
     def _resolve_device(self):
@@ -532,7 +649,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return {"optimizer__capturable": True}
 
     def _net_params(self):
-        """Keyword arguments of the skorch net; subclasses add their modules here."""
+        """Keyword arguments of the skorch net beyond `_net_settings` (models add theirs)."""
         return {}
 
     def _initialize(self, X):
@@ -541,39 +658,34 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._validate_hyperparameters()
         X = self._check_X(X, reset=True)
         self._check_n_samples(X)
-        sample_shape, image_shape, channels_last = self._resolve_layout(X)
-        input_scale = self._resolve_input_scale(X)
-        likelihood = self._resolve_likelihood(X)
-        encoder = self._resolve_encoder(image_shape)
+        sample_shape, image_shape, channels_last = resolve_layout(X, self.input_shape)
+        input_scale = resolve_input_scale(X)
+        likelihood = resolve_likelihood(X, self.likelihood)
+        encoder, decoder = self._resolve_networks(image_shape, sample_shape)
         device = self._resolve_device()
         seed = self._draw_seed()
-
+        settings = self._net_settings(seed)
+        criterion_structure = self._loss_structure(X, likelihood)
         net = self._net_class(
             module=VAEModule,
             module__sample_shape=sample_shape,
             module__latent_dim=self.latent_dim,
-            module__architecture=encoder,
+            module__encoder=copy_network_spec(encoder),
+            module__decoder=copy_network_spec(decoder),
+            module__encoder_kwargs=self._routed("encoder"),
+            module__decoder_kwargs=self._routed("decoder"),
             module__likelihood=likelihood,
             module__input_scale=input_scale,
             module__channels_last=channels_last,
             module__hidden_units=tuple(self.hidden_units),
-            module__posterior=self._posterior,
+            module__posterior=self._loss_class.posterior,
             module__memory_format=self.memory_format,
-            criterion=torch.nn.Identity,
+            criterion=self._loss_class,
+            **{f"criterion__{key}": value for key, value in criterion_structure.items()},
             optimizer=self.optimizer,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            train_split=self.train_split,
-            callbacks=self.callbacks,
-            verbose=self.verbose,
             device=device,
-            objective=self,
             seed=seed,
-            autocast_dtype=torch.bfloat16 if self.precision == "bfloat16" else None,
-            compile_mode=(
-                ("default" if self.compile is True else self.compile) if self.compile else None
-            ),
+            **settings,
             **self._cuda_graph_params(device),
             **self._net_params(),
         )
@@ -581,16 +693,34 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if seed is not None:
                 torch.manual_seed(seed)
             net.initialize()
+            self._check_networks(net, X, encoder, decoder)
 
         # Fitted state is set only once everything above succeeded.
         self.input_shape_ = tuple(X.shape[1:])
         self.sample_shape_ = tuple(sample_shape)
         self.input_scale_ = input_scale
         self.likelihood_ = likelihood
-        self.encoder_ = encoder
+        self.encoder_ = encoder if isinstance(encoder, str) else "custom"
+        self.decoder_ = decoder if isinstance(decoder, str) else "custom"
         self.device_ = device
         self.net_ = net
+        self._fitted_structure = self._structure()
         return X
+
+    @staticmethod
+    def _check_networks(net, X, encoder, decoder):
+        """One dry forward pass of both networks on two rows of ``X`` (the contract check)."""
+        module = net.module_
+        rows = to_tensor_batch(read_rows(X, slice(0, min(2, len(X))))).to(net.device)
+        names = [
+            f"'{spec}'" if isinstance(spec, str) else network_name(spec)
+            for spec in (encoder, decoder)
+        ]
+        module.eval()
+        try:
+            module.check_networks(rows, encoder_name=names[0], decoder_name=names[1])
+        finally:
+            module.train()
 
     def initialize(self, X):
         """Build the networks for data like ``X`` without training them.
@@ -619,7 +749,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ----------
         **kwargs
             Passed to `skorch.NeuralNet.load_params` (``checkpoint``,
-            ``f_params``, ``f_optimizer``, ``f_history``, ...).
+            ``f_params``, ``f_optimizer``, ``f_criterion``, ``f_history``, ...).
 
         Returns
         -------
@@ -648,18 +778,28 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ------------------------------------------------------------------ training
     def _train(self, X, epochs):
         net = self.net_
-        # The owning estimator may have been changed with set_params since the
-        # net was built: training options follow the estimator.
-        net.set_params(
-            lr=self.lr,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            verbose=self.verbose,
-        )
+        self._apply_net_settings(net)
         tune_malloc()
         with self._rng_scope(self.device_), limited_torch_threads():
             net.partial_fit(X, epochs=epochs)
         return self
+
+    def _warn_if_collapsed(self):
+        """Warn when every latent's KL over the last epoch stayed below `COLLAPSE_KL`."""
+        history = self.net_.history
+        kl = history[-1].get("train_kl_per_latent") if len(history) else None
+        if kl is None or max(kl) >= COLLAPSE_KL:
+            return
+        shown = ", ".join(f"{value:.3g}" for value in kl)
+        warnings.warn(
+            f"{type(self).__name__}: the posterior collapsed to the prior. Every latent's KL "
+            f"stayed below {COLLAPSE_KL} nats over the last epoch ([{shown}]), so the codes "
+            f"carry almost no information about X. Train for more steps (max_epochs or "
+            f"max_steps; {self.training_steps_} so far), raise the learning rate (lr="
+            f"{self.lr:g}){self._collapse_hint}, or check that X varies.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
 
     def fit(self, X, y=None):
         """Train the model on ``X``.
@@ -685,7 +825,9 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             X = self._check_continued_training(X)
         else:
             X = self._initialize(X)
-        return self._train(X, epochs=self.max_epochs)
+        self._train(X, epochs=None)
+        self._warn_if_collapsed()
+        return self
 
     def partial_fit(self, X, y=None, epochs=None):
         """Continue training (initialising first if needed) for ``epochs`` epochs.
@@ -697,7 +839,8 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         y : Ignored
             Not used.
         epochs : int or None, default=None
-            Number of passes; ``max_epochs`` when None (skorch's convention).
+            Number of passes; when None, ``max_steps`` steps if set, else
+            ``max_epochs`` epochs (skorch's convention).
 
         Returns
         -------
@@ -709,12 +852,13 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             X = self._check_continued_training(X)
         else:
             X = self._initialize(X)
-        return self._train(X, epochs=self.max_epochs if epochs is None else epochs)
+        return self._train(X, epochs=epochs)
 
     def _check_continued_training(self, X):
         """Checks before training an already initialised model further."""
         self._validate_params()
         self._validate_hyperparameters()
+        self._check_structure()
         X = self._check_X(X, reset=False)
         self._check_n_samples(X)
         return X
@@ -795,7 +939,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self._decode(Z)
 
     def sample(self, n_samples=1, random_state=None):
-        """Decode draws from the prior ``N(0, I)``.
+        """Decode draws from the model's prior (``N(0, I)``; CHyVAE's hierarchical prior).
 
         Parameters
         ----------
@@ -813,7 +957,9 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         rng = check_random_state(random_state)
-        return self._decode(np.asarray(self._draw_prior(n_samples, rng), dtype=np.float32))
+        latent_dim = self.net_.module_.latent_dim
+        draws = self.net_.criterion_.sample_prior(n_samples, latent_dim, rng)
+        return self._decode(np.asarray(draws, dtype=np.float32))
 
     def score_samples(self, X):
         """Evidence lower bound of each sample, estimated with one reparameterised draw.
@@ -832,24 +978,29 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         elbo : ndarray of shape (n_samples,)
             ``E_q[log p(x|z)] - KL(q(z|x) || p(z))`` of each sample, in nats, with
-            the Gaussian likelihood's normalising constant included.
+            the Gaussian likelihood's normalising constant included (the loss
+            module's ``negative_elbo``, negated). Computed in float64 on the CPU,
+            in float32 on a GPU.
         """
         check_is_fitted(self, "net_")
         X = self._check_X(X, reset=False)
-        module = self.net_.module_
+        module, criterion = self.net_.module_, self.net_.criterion_
+        dtype = torch.float32
+        if torch.device(self.net_.device).type == "cpu":
+            # float64 on the CPU (a copy of the networks): a sample's bound then
+            # does not depend on how the samples are batched, even in the last digit.
+            module, dtype = copy.deepcopy(module).double(), torch.float64
         module.eval()
         generator = torch.Generator().manual_seed(0)
-        noise = torch.randn(module.latent_dim, generator=generator).to(self.net_.device)
+        noise = torch.randn(module.latent_dim, generator=generator).to(self.net_.device, dtype)
         values = []
-        with torch.no_grad():
+        with torch.no_grad(), limited_torch_threads():
             for batch in self._batches(X):
-                x = module.prepare(batch)
+                x = module.prepare(batch).to(dtype)
                 mu, logvar, scale_tril = module.encode_distribution(x)
                 z = module.reparameterize(mu, logvar, scale_tril, noise=noise)
                 output = VAEOutput(x, module.decode(z), mu, logvar, z, scale_tril)
-                nll = module.reconstruction_nll(output.decoded, x, include_constant=True)
-                kl = self._elbo_kl_samples(output)
-                values.append((-(nll + kl)).double().cpu())
+                values.append((-criterion.negative_elbo(output)).double().cpu())
         return torch.cat(values).numpy()
 
     def score(self, X, y=None):
@@ -897,3 +1048,60 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # skorch moves a CUDA-trained net to the CPU when no GPU is present.
         if "net_" in self.__dict__:
             self.device_ = str(self.net_.device)
+
+
+_MISSING = object()
+
+
+def _named_parameters_signature(init, parent_init=None):
+    """The signature scikit-learn reads: ``init``'s named parameters, then the parent's.
+
+    The ``**kwargs`` that carry the routed ``encoder__*``, ``decoder__*`` and
+    ``optimizer__*`` keywords (and, in a model, the parent's parameters) are left
+    out: scikit-learn treats every parameter of the signature as a named one.
+    """
+    signature = inspect.signature(init)
+    parameters = list(signature.parameters.values())
+    own = [p for p in parameters if p.kind != p.VAR_KEYWORD]
+    if parent_init is None or len(own) == len(parameters):
+        return signature.replace(parameters=own)
+    names = {p.name for p in own}
+    inherited = [
+        p.replace(kind=p.KEYWORD_ONLY)
+        for p in inspect.signature(parent_init).parameters.values()
+        if p.name not in names and p.name != "self" and p.kind != p.VAR_KEYWORD
+    ]
+    positional = [p for p in own if p.kind != p.KEYWORD_ONLY]
+    keyword_only = [p for p in own if p.kind == p.KEYWORD_ONLY]
+    return signature.replace(parameters=positional + keyword_only + inherited)
+
+
+DisentangledVAE.__init__.__signature__ = _named_parameters_signature(DisentangledVAE.__init__)
+
+
+def _same_setting(a, b):
+    """Whether two values of a setting are the same (networks: the same object)."""
+    if a is b:
+        return True
+    if isinstance(a, nn.Module) or isinstance(b, nn.Module):
+        return False
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same_setting(x, y) for x, y in zip(a, b, strict=True))
+    try:
+        return (
+            bool(a == b)
+            and type(a) is type(b)
+            or (isinstance(a, numbers.Number) and isinstance(b, numbers.Number) and a == b)
+        )
+    except Exception:  # values that do not compare (arrays of another shape, ...)
+        return False
+
+
+def _describe(value):
+    if value is _MISSING:
+        return "(unset)"
+    if isinstance(value, type):
+        return value.__name__
+    if isinstance(value, nn.Module):
+        return f"{type(value).__name__} instance"
+    return repr(value)

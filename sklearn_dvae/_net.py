@@ -1,19 +1,39 @@
-"""The skorch net that trains a VAE: named loss terms, a step counter, seeded epochs.
+"""The skorch net that trains a VAE module with a loss module: skorch's hooks, nothing else.
 
-`DisentangledVAE` owns one `VAENet` (its ``net_``). The net keeps skorch's
-machinery (callbacks, history, checkpoints, device handling, pickling) and asks
-the estimator that owns it for the model's objective, so that a model is a
-small estimator subclass with its hyperparameters and its regulariser.
+`VAENet` is a `skorch.NeuralNet` whose ``module`` is a `VAEModule` and whose
+``criterion`` is one of the loss modules of `sklearn_dvae.nn.losses`. It overrides
+skorch's documented hooks:
+
+- ``get_loss``: the criterion's ``(loss, terms)``; each term is checked (a NaN or
+  infinite value raises `TrainingDivergedError` before the backward pass) and
+  recorded in the history as ``train_<name>`` / ``valid_<name>``;
+- ``train_step``: skorch's closure step on the main optimizer (``train_step_single``
+  does the forward and backward pass), then `auxiliary_step` for models with a
+  second optimizer (FactorVAE's discriminator), eagerly or captured as one CUDA
+  graph (`sklearn_dvae._cuda_graph`);
+- ``get_iterator``: in-memory and on-demand arrays in whole batches
+  (`sklearn_dvae._batching`);
+- ``fit_loop`` and ``run_single_epoch``: a budget in steps as well as in epochs,
+  and seeded epochs.
+
+The net knows nothing of the estimator that builds it: every setting is one of its
+parameters, applied by the estimator before each fit.
 """
 
+import math
+from itertools import islice
+
 import numpy as np
-import scipy.sparse
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
-from skorch.dataset import Dataset, unpack_data
-from skorch.utils import to_tensor
-from torch.utils.data import Subset
+from skorch.callbacks import EpochTimer, PassthroughScoring
+from skorch.dataset import unpack_data
+from skorch.utils import TeeGenerator, to_tensor
+
+from ._batching import ArrayBatches, as_array_view
+from ._callbacks import StepProgressBar, VerbosePrintLog
+from ._cuda_graph import CapturedStep
+from .nn.divergences import gaussian_kl
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -31,147 +51,6 @@ class TrainingDivergedError(FloatingPointError):
     >>> issubclass(TrainingDivergedError, FloatingPointError)
     True
     """
-
-
-class ArrayBatches:
-    """Mini-batches of an in-memory array, indexed a whole batch at a time.
-
-    skorch's default ``DataLoader`` fetches samples one by one and collates
-    them; indexing the array once per batch is much faster for images and
-    keeps uint8 data uint8 until the module converts it. With ``device`` set,
-    the whole array is copied to that device once (as it is, e.g. uint8) and
-    batches are gathered there: no per-batch host-to-device copies.
-
-    Parameters
-    ----------
-    X : ndarray
-        The data (any dtype the module accepts).
-    batch_size : int
-        Samples per batch.
-    shuffle : bool
-        Draw a new permutation (from torch's global CPU generator, which the
-        net seeds per epoch) each time the iterator is started. The order is
-        drawn on the CPU whatever the device, so both paths see the same batches.
-    indices : ndarray of int or None
-        Rows of ``X`` to iterate over (a train/validation split), or all rows.
-    min_batch_size : int, default=1
-        Drop a trailing batch smaller than this (unless it is the only one):
-        models with batch statistics cannot use a batch of one sample.
-    device : str, torch.device or None, default=None
-        Keep the data on this device and index it there; None indexes the
-        host array and leaves moving each batch to skorch.
-    """
-
-    def __init__(self, X, batch_size, shuffle, indices=None, min_batch_size=1, device=None):
-        self.X = X
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.indices = None if indices is None else np.asarray(indices)
-        self.min_batch_size = min_batch_size
-        self.device = device
-        self._resident = None
-
-    def _n_rows(self):
-        return len(self.X) if self.indices is None else len(self.indices)
-
-    def __len__(self):
-        n = self._n_rows()
-        n_batches = -(-n // self.batch_size)
-        trailing = n - (n_batches - 1) * self.batch_size
-        if n_batches > 1 and trailing < self.min_batch_size:
-            n_batches -= 1
-        return n_batches
-
-    def _order(self):
-        n = self._n_rows()
-        order = torch.randperm(n).numpy() if self.shuffle else np.arange(n)
-        return order if self.indices is None else self.indices[order]
-
-    def __iter__(self):
-        if self.device is not None:
-            yield from self._iter_resident()
-            return
-        order = self._order()
-        for batch_index in range(len(self)):
-            rows = order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
-            if not self.shuffle:
-                # Contiguous slices avoid a gather on the evaluation path.
-                rows = slice(int(rows[0]), int(rows[-1]) + 1) if _is_contiguous(rows) else rows
-            yield to_tensor_batch(read_rows(self.X, rows)), None
-
-    def _iter_resident(self):
-        if self._resident is None:
-            # One copy of the data, in its own dtype, for all epochs of this fit.
-            self._resident = copy_to_device(self.X, self.device)
-        order = torch.from_numpy(self._order()).to(self.device)
-        for batch_index in range(len(self)):
-            rows = order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
-            yield self._resident.index_select(0, rows), None
-
-
-def is_lazy_array(X):
-    """Whether ``X`` is an array-like read on demand (h5py dataset, LazyImages, ...)."""
-    return (
-        not isinstance(X, np.ndarray)
-        and not scipy.sparse.issparse(X)
-        and all(hasattr(X, name) for name in ("shape", "dtype", "ndim", "__getitem__"))
-        and not hasattr(X, "__array_namespace__")
-        and not hasattr(X, "iloc")
-        and not isinstance(X, torch.Tensor)
-    )
-
-
-def read_rows(X, rows):
-    """Rows of an array or an array-like read on demand, in the order asked for.
-
-    h5py reads only increasing, unique indices: read those, then reorder.
-    """
-    if isinstance(X, np.ndarray) or isinstance(rows, slice):
-        return np.asarray(X[rows])
-    rows = np.asarray(rows)
-    unique, inverse = np.unique(rows, return_inverse=True)
-    return np.asarray(X[unique])[inverse]
-
-
-def sample_rows(X, n_rows=1024):
-    """Up to ``n_rows`` rows spread evenly over ``X`` (the whole of ``X`` if smaller)."""
-    if len(X) <= n_rows:
-        return np.asarray(X[:])
-    return read_rows(X, np.linspace(0, len(X) - 1, n_rows).astype(np.int64))
-
-
-def value_range(X):
-    """``(min, max)`` of an in-memory array, or of a sample of rows of a lazy one."""
-    values = sample_rows(X) if is_lazy_array(X) else X
-    return float(values.min()), float(values.max())
-
-
-def copy_to_device(array, device, chunk_bytes=64 << 20):
-    """Copy an array (possibly a read-only memmap) to a device in chunks of host memory.
-
-    Copying chunk by chunk bounds the extra host memory by ``chunk_bytes``
-    where a single transfer of a read-only array would first copy it whole.
-    """
-    dtype = torch.from_numpy(np.empty(0, dtype=array.dtype)).dtype
-    out = torch.empty(array.shape, dtype=dtype, device=device)
-    rows_per_chunk = max(1, chunk_bytes // max(1, array[:1].nbytes))
-    for start in range(0, len(array), rows_per_chunk):
-        chunk = to_tensor_batch(array[start : start + rows_per_chunk])
-        out[start : start + len(chunk)].copy_(chunk)
-    return out
-
-
-def to_tensor_batch(array):
-    """A CPU tensor of a batch, sharing memory unless the array is read-only."""
-    array = np.ascontiguousarray(array)
-    if not array.flags.writeable:
-        # torch cannot wrap read-only memory (e.g. a read-only memmap) safely.
-        array = array.copy()
-    return torch.from_numpy(array)
-
-
-def _is_contiguous(rows):
-    return len(rows) > 0 and rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1)
 
 
 def compile_options(mode):
@@ -202,31 +81,53 @@ def epoch_seed(seed, epoch):
     Deriving each epoch's seed from the run's seed and the epoch number (instead
     of letting one stream run on) means a run resumed from a checkpoint draws
     exactly the batches and noise that the uninterrupted run would have drawn.
+
+    Parameters
+    ----------
+    seed : int
+    epoch : int
+
+    Returns
+    -------
+    seed : int
     """
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 class VAENet(NeuralNet):
-    """skorch net for the VAE family; the owning estimator supplies the objective.
+    """skorch net for the VAE family: a `VAEModule` trained with a loss module.
 
     Parameters
     ----------
-    objective : DisentangledVAE
-        The estimator whose ``_loss`` method defines the training objective and
-        whose ``_loss_term_names`` lists the terms logged in ``history``.
-    seed : int or None
+    module : VAEModule class or instance
+        The networks (``module__*`` keywords are its arguments).
+    criterion : VAELoss subclass or instance
+        The objective (``criterion__*`` keywords are its hyperparameters); its
+        ``term_names`` are logged per batch and epoch.
+    seed : int or None, default=None
         Seed of the run (see `epoch_seed`), or None for an unseeded run.
     autocast_dtype : torch.dtype or None, default=None
-        Run the training forward pass under ``torch.autocast`` with this dtype
-        (the estimator's ``precision="bfloat16"``); None runs it in float32.
+        Run the training forward pass under ``torch.autocast`` with this dtype;
+        None runs it in float32. The loss always runs in float32.
     compile_mode : str or None, default=None
         Run the training forward pass (and hence its backward) through
-        ``torch.compile`` with this mode (see `compile_options`); None runs it
-        eagerly. ``module_`` itself stays the plain module: its parameters are
-        shared with the compiled one, so saving, pickling and inference are
+        ``torch.compile`` with this mode (see `compile_options`), or capture the
+        whole step as a CUDA graph with ``"cuda-graph"``; None runs eagerly.
+        ``module_`` stays the plain module, so saving, pickling and inference are
         unchanged.
+    max_steps : int or None, default=None
+        Optimisation steps per ``fit``/``partial_fit`` call; when set, it replaces
+        ``max_epochs`` (the last epoch may be cut short).
     **kwargs
-        Passed to `skorch.NeuralNet`.
+        Passed to `skorch.NeuralNet` (``optimizer``, ``lr``, ``batch_size``,
+        ``max_epochs``, ``callbacks``, ``train_split``, ``device``, ...).
+
+    Attributes
+    ----------
+    training_steps_ : int
+        Optimisation steps taken so far (survives ``partial_fit`` and checkpoints).
+    planned_steps_ : int
+        Steps the current (or last) ``fit_loop`` call was to take.
 
     Examples
     --------
@@ -234,36 +135,61 @@ class VAENet(NeuralNet):
 
     >>> import numpy as np
     >>> from sklearn_dvae import BetaVAE, VAENet
+    >>> from sklearn_dvae.nn import BetaVAELoss
     >>> X = np.random.default_rng(0).random((64, 4)).astype(np.float32)
     >>> vae = BetaVAE(latent_dim=2, hidden_units=(8,), max_epochs=1, random_state=0).fit(X)
-    >>> isinstance(vae.net_, VAENet), vae.net_.objective is vae
+    >>> isinstance(vae.net_, VAENet), isinstance(vae.net_.criterion_, BetaVAELoss)
     (True, True)
     """
 
     #: Mini-batches consumed by one training step (FactorVAE uses two).
     batches_per_step = 1
+    #: Names of the terms that `auxiliary_step` logs (FactorVAE's discriminator).
+    auxiliary_term_names = ()
     #: Keep in-memory training data on the device: "auto" (on a GPU when the data
     #: take less than half its free memory), True or False.
     resident_data = "auto"
+    #: Per-batch records kept in the history for each finished epoch (evenly
+    #: spaced, the last included): the history of a 300,000-step run stays small.
+    max_batch_records = 100
 
     def __init__(
-        self, *args, objective, seed=None, autocast_dtype=None, compile_mode=None, **kwargs
+        self,
+        *args,
+        seed=None,
+        autocast_dtype=None,
+        compile_mode=None,
+        max_steps=None,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
-        self.objective = objective
         self.seed = seed
         self.autocast_dtype = autocast_dtype
         self.compile_mode = compile_mode
+        self.max_steps = max_steps
+
+    # -- the objective ----------------------------------------------------------
+    @property
+    def term_names(self):
+        """Names of the logged terms: the criterion's, then the auxiliary step's."""
+        names = getattr(self.criterion, "term_names", ("reconstruction", "kl"))
+        return tuple(names) + tuple(self.auxiliary_term_names)
+
+    @property
+    def min_batch_size(self):
+        """Smallest batch the criterion is defined on."""
+        return int(getattr(self.criterion, "min_batch_size", 1))
 
     @property
     def _default_callbacks(self):
         callbacks = [("epoch_timer", EpochTimer())]
-        for name in ("loss",) + tuple(self.objective._loss_term_names):
+        for name in ("loss",) + self.term_names:
             callbacks.append(
                 (f"train_{name}", PassthroughScoring(name=f"train_{name}", on_train=True))
             )
             callbacks.append((f"valid_{name}", PassthroughScoring(name=f"valid_{name}")))
-        callbacks.append(("print_log", PrintLog()))
+        callbacks.append(("progress_bar", StepProgressBar()))
+        callbacks.append(("print_log", VerbosePrintLog(keys_ignored=["train_kl_per_latent"])))
         return callbacks
 
     def initialize(self):
@@ -277,9 +203,127 @@ class VAENet(NeuralNet):
         self : VAENet
         """
         super().initialize()
-        self.__dict__.pop("_cuda_graph", None)
+        self.__dict__.pop("_captured_step", None)
         self.training_steps_ = 0
         return self
+
+    def main_parameters(self):
+        """``(name, parameter)`` pairs that the main optimizer (``optimizer_``) updates.
+
+        Every learnable parameter of the module and the criterion (skorch's
+        default); FactorVAE's net leaves out its discriminator.
+
+        Returns
+        -------
+        named_parameters : iterator of (str, torch.nn.Parameter)
+        """
+        return self.get_all_learnable_params()
+
+    def initialize_optimizer(self, *args, **kwargs):
+        """Build ``optimizer_`` over `main_parameters` (``optimizer__*`` are its options).
+
+        Parameters
+        ----------
+        *args, **kwargs
+            Ignored (skorch's deprecated arguments).
+
+        Returns
+        -------
+        self : VAENet
+        """
+        args, kwargs = self.get_params_for_optimizer("optimizer", self.main_parameters())
+        self.optimizer_ = self.optimizer(*args, **kwargs)
+        return self
+
+    def get_loss(self, y_pred, y_true=None, X=None, training=False):
+        """The criterion's loss of a batch; its terms are checked and recorded.
+
+        Parameters
+        ----------
+        y_pred : VAEOutput
+            The module's forward pass.
+        y_true : ignored
+            The VAE reconstructs its input (``y_pred.x``).
+        X : ignored
+        training : bool, default=False
+            Whether the batch is a training batch (terms recorded as
+            ``train_<name>``) or a validation one (``valid_<name>``).
+
+        Returns
+        -------
+        loss : torch.Tensor (scalar)
+
+        Raises
+        ------
+        TrainingDivergedError
+            If the loss or one of its terms is NaN or infinite (checked before
+            the backward pass, so that the update is never applied).
+        """
+        loss, terms = self.criterion_(y_pred)
+        if self.__dict__.get("_deferred_terms") is not None:
+            # Inside a CUDA graph capture: no host synchronisation; checked after replay.
+            self._deferred_terms.update(terms)
+        else:
+            values = self.check_finite(loss, terms, training=training)
+            self.record_terms("train" if training else "valid", values)
+        return loss
+
+    def check_finite(self, loss, terms, training=True, after_update=False):
+        """The loss and its named terms as floats; raise if any is NaN or infinite.
+
+        One device-to-host transfer for all terms.
+
+        Parameters
+        ----------
+        loss : torch.Tensor (scalar)
+        terms : dict of str to torch.Tensor (scalars)
+        training : bool, default=True
+            Names the phase in the error message.
+        after_update : bool, default=False
+            Whether the update of this step was already applied (a replayed CUDA
+            graph), which the message then says.
+
+        Returns
+        -------
+        values : dict of str to float
+            ``{"loss": ..., <term>: ...}``.
+
+        Raises
+        ------
+        TrainingDivergedError
+        """
+        names = ["loss"] + list(terms)
+        tensors = [loss] + list(terms.values())
+        values = dict(
+            zip(names, torch.stack([t.detach().float() for t in tensors]).tolist(), strict=True)
+        )
+        bad = {name: value for name, value in values.items() if not np.isfinite(value)}
+        if bad:
+            where = "training" if training else "validation"
+            raise TrainingDivergedError(
+                f"The {where} loss became non-finite at epoch {len(self.history)}, "
+                f"step {self.training_steps_ + 1}: term(s) {', '.join(bad)} = "
+                f"{list(bad.values())}. "
+                + (
+                    "This step's update was applied (compile='cuda-graph' checks after it). "
+                    if after_update
+                    else "The parameters are those from before this step. "
+                )
+                + "Lower the learning rate, rescale the data, or check the hyperparameters."
+            )
+        return values
+
+    def record_terms(self, prefix, values):
+        """Record named batch values in the history (skorch records the loss itself).
+
+        Parameters
+        ----------
+        prefix : {"train", "valid"}
+        values : dict of str to float
+        """
+        for name, value in values.items():
+            if name != "loss":
+                self.history.record_batch(f"{prefix}_{name}", value)
 
     # -- data -----------------------------------------------------------------
     def get_iterator(self, dataset, training=False):
@@ -291,7 +335,7 @@ class VAENet(NeuralNet):
         ``iterator_test__*`` and keeps an in-memory array on the device as
         `resident_data` says; any other dataset gets skorch's ``DataLoader``. For
         training, batches hold ``batch_size * batches_per_step`` samples in a new
-        order each epoch, and a trailing batch too small for the model (fewer
+        order each epoch, and a trailing batch too small for the criterion (fewer
         than ``batches_per_step`` times its minimum batch size) is dropped.
 
         Parameters
@@ -308,7 +352,7 @@ class VAENet(NeuralNet):
             Iterable of ``(X_batch, y_batch)`` pairs; `ArrayBatches` yields
             ``(tensor, None)``.
         """
-        array, indices = _as_array_view(dataset)
+        array, indices = as_array_view(dataset)
         if array is None:
             return super().get_iterator(dataset, training=training)
         batch_size = self.batch_size * self.batches_per_step if training else self.batch_size
@@ -317,9 +361,7 @@ class VAENet(NeuralNet):
             batch_size=batch_size,
             shuffle=training,
             indices=indices,
-            min_batch_size=self.batches_per_step * self.objective._min_batch_size
-            if training
-            else 1,
+            min_batch_size=self.batches_per_step * self.min_batch_size if training else 1,
             device=self.device if self._keep_data_on_device(array) else None,
         )
 
@@ -336,23 +378,27 @@ class VAENet(NeuralNet):
         # Leave most of the memory to the networks and activations.
         return array.nbytes < 0.5 * free
 
-    # -- training -------------------------------------------------------------
+    # -- forward ----------------------------------------------------------------
     def _forward_module(self):
         """The module to run: its compiled twin in training when asked, else itself."""
         if self.compile_mode in (None, "cuda-graph") or not self.module_.training:
             return self.module_
         compiled = self.__dict__.get("_compiled")
-        if compiled is None or compiled[0] is not self.module_:
-            # Compiled once per module (a re-initialised net gets a new one).
+        if compiled is None or compiled[:2] != (self.module_, self.compile_mode):
+            # Compiled once per module and mode (a re-initialised net gets a new one).
             options = compile_options(self.compile_mode)
-            compiled = (self.module_, torch.compile(self.module_, options=options))
+            compiled = (
+                self.module_,
+                self.compile_mode,
+                torch.compile(self.module_, options=options),
+            )
             self.__dict__["_compiled"] = compiled
-        return compiled[1]
+        return compiled[2]
 
     def __getstate__(self):
         state = super().__getstate__()
-        state.pop("_compiled", None)  # rebuilt on first use; not picklable
-        state.pop("_cuda_graph", None)  # likewise, captured again after warm-up steps
+        for transient in ("_compiled", "_captured_step", "_deferred_terms", "_latent_kl"):
+            state.pop(transient, None)  # rebuilt when needed; not picklable
         return state
 
     def infer(self, x, **fit_params):
@@ -373,7 +419,7 @@ class VAENet(NeuralNet):
         Returns
         -------
         output : VAEOutput
-            The module's output (or whatever a custom module returns).
+            The module's output.
         """
         module = self._forward_module()
         x = to_tensor(x, device=self.device)
@@ -386,6 +432,88 @@ class VAENet(NeuralNet):
         return type(output)(
             *(t.float() if torch.is_tensor(t) and t.is_floating_point() else t for t in output)
         )
+
+    # -- training -------------------------------------------------------------
+    def fit_loop(self, X, y=None, epochs=None, *, steps=None, _routing_method=None, **fit_params):
+        """skorch's fit loop, with a budget in steps as well as in epochs.
+
+        Parameters
+        ----------
+        X : array-like or torch Dataset
+            Training data.
+        y : ignored
+        epochs : int or None, default=None
+            Epochs to run; ``max_epochs`` when None (and ``steps`` is None).
+        steps : int or None, default=None
+            Steps to run instead (``max_steps`` when both are None); the last
+            epoch stops when they are done.
+        _routing_method : str or None, default=None
+            skorch's metadata-routing marker; unused (the estimators route none).
+        **fit_params
+            Passed to ``train_split`` and the module's forward.
+
+        Returns
+        -------
+        self : VAENet
+        """
+        self.check_data(X, y)
+        self.check_training_readiness()
+        if steps is None and epochs is None:
+            steps = self.max_steps
+        dataset_train, dataset_valid = self.get_split_datasets(X, y, **fit_params)
+        on_epoch_kwargs = {"dataset_train": dataset_train, "dataset_valid": dataset_valid}
+        iterator_train = self.get_iterator(dataset_train, training=True)
+        iterator_valid = None
+        if dataset_valid is not None:
+            iterator_valid = self.get_iterator(dataset_valid, training=False)
+        per_epoch = len(iterator_train)
+        if steps is None:
+            epochs = self.max_epochs if epochs is None else epochs
+            self.planned_steps_ = epochs * per_epoch
+        else:
+            epochs = math.ceil(steps / per_epoch) if per_epoch else 0
+            self.planned_steps_ = min(steps, epochs * per_epoch)
+        remaining = self.planned_steps_
+        for _ in range(epochs):
+            self.notify("on_epoch_begin", **on_epoch_kwargs)
+            batches = (
+                iterator_train if remaining >= per_epoch else islice(iterator_train, remaining)
+            )
+            self.run_single_epoch(
+                batches, training=True, prefix="train", step_fn=self.train_step, **fit_params
+            )
+            remaining -= self.history[-1].get("train_batch_count", 0)
+            self.run_single_epoch(
+                iterator_valid,
+                training=False,
+                prefix="valid",
+                step_fn=self.validation_step,
+                **fit_params,
+            )
+            self.notify("on_epoch_end", **on_epoch_kwargs)
+        return self
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """skorch's ``partial_fit``, then the history's per-batch records are thinned.
+
+        Parameters
+        ----------
+        X : array-like or torch Dataset
+        y : ignored
+        classes : ignored
+        **fit_params
+            ``epochs`` or ``steps`` (see `fit_loop`), and parameters of the
+            module's forward.
+
+        Returns
+        -------
+        self : VAENet
+        """
+        try:
+            super().partial_fit(X, y, classes=classes, **fit_params)
+        finally:
+            self._thin_batch_records()
+        return self
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """Run skorch's epoch, seeding torch first for a training epoch of a seeded run.
@@ -411,169 +539,15 @@ class VAENet(NeuralNet):
             torch.manual_seed(epoch_seed(self.seed, len(self.history)))
         super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
 
-    def _loss_and_terms(self, output, training):
-        loss, terms = self.objective._loss(output, step=self.training_steps_, training=training)
-        return loss, terms
-
-    def _check_finite(self, loss, terms, training=True, after_update=False):
-        """The loss and its named terms as floats; raise if any is NaN or infinite.
-
-        One device-to-host transfer for all terms. Called before the backward
-        pass, so that a non-finite loss never reaches the parameters.
-        """
-        names = ["loss"] + list(terms)
-        tensors = [loss] + list(terms.values())
-        values = dict(
-            zip(names, torch.stack([t.detach().float() for t in tensors]).tolist(), strict=True)
-        )
-        bad = {name: value for name, value in values.items() if not np.isfinite(value)}
-        if bad:
-            where = "training" if training else "validation"
-            raise TrainingDivergedError(
-                f"The {where} loss became non-finite at epoch {len(self.history)}, "
-                f"step {self.training_steps_ + 1}: term(s) {', '.join(bad)} = "
-                f"{list(bad.values())}. "
-                + (
-                    "This step's update was applied (compile='cuda-graph' checks after it). "
-                    if after_update
-                    else "The parameters are those from before this step. "
-                )
-                + "Lower the learning rate, rescale the data, or check the hyperparameters."
-            )
-        return values
-
-    def _record_terms(self, prefix, values):
-        """Record named batch values in the history (skorch records the loss itself)."""
-        for name, value in values.items():
-            if name != "loss":
-                self.history.record_batch(f"{prefix}_{name}", value)
-
     def train_step(self, batch, **fit_params):
-        """One optimisation step on a batch, with the owning estimator's objective.
+        """One optimisation step: `step_body`, eagerly or replayed from a CUDA graph.
 
-        Replaces skorch's step (no closure, no criterion): the loss and its named
-        terms come from the owning estimator's ``objective._loss`` (given the
-        step number ``training_steps_``, for schedules), each term is recorded in
-        the batch's history as ``train_<name>``, and a non-finite loss or term
-        raises `TrainingDivergedError` before the backward pass. Gradients are
-        cleared by setting them to None, and ``training_steps_`` counts the step.
-
-        Parameters
-        ----------
-        batch : tuple
-            ``(X_batch, y_batch)`` from the iterator; ``y_batch`` is ignored.
-        **fit_params
-            Passed to `infer`.
-
-        Returns
-        -------
-        step : dict
-            ``{"loss": loss, "y_pred": output}``: the detached scalar loss tensor
-            and the `VAEOutput` of the forward pass.
-
-        Raises
-        ------
-        TrainingDivergedError
-            If the loss or one of its terms is NaN or infinite.
-        """
-        if self._graph_step_wanted():
-            return self._graph_train_step(batch, **fit_params)
-        return self._eager_train_step(batch, **fit_params)
-
-    def _eager_train_step(self, batch, **fit_params):
-        self._set_training(True)
-        Xi, _ = unpack_data(batch)
-        output = self.infer(Xi, **fit_params)
-        loss, terms = self._loss_and_terms(output, training=True)
-        self._record_terms("train", self._check_finite(loss, terms))
-        self._zero_grad_optimizer(set_to_none=True)
-        loss.backward()
-        self.notify(
-            "on_grad_computed",
-            named_parameters=self.get_all_learnable_params(),
-            batch=batch,
-            training=True,
-        )
-        self._step_optimizer(None)
-        self.training_steps_ += 1
-        return {"loss": loss.detach(), "y_pred": output}
-
-    # -- whole-step CUDA graphs (compile="cuda-graph") --------------------------
-    #: Eager steps, on a side stream, before the step is captured.
-    graph_warmup_steps = 3
-
-    def _graph_step_wanted(self):
-        return (
-            self.compile_mode == "cuda-graph"
-            and str(self.device).startswith("cuda")
-            and torch.cuda.is_available()
-        )
-
-    def _graph_body(self, x, **fit_params):
-        """The captured step: forward, loss, backward and update, with no host sync.
-
-        Returns the loss, its named terms and the forward pass's output, the
-        graph's static tensors (overwritten by each replay).
-        """
-        output = self.infer(x, **fit_params)
-        loss, terms = self._loss_and_terms(output, training=True)
-        self._zero_grad_optimizer(set_to_none=True)
-        loss.backward()
-        self._step_optimizer(None)
-        return loss, terms, output
-
-    def _graph_train_step(self, batch, **fit_params):
-        """A training step replayed from a CUDA graph (see ``compile="cuda-graph"``).
-
-        The first `graph_warmup_steps` steps run eagerly on a side stream (cuDNN,
-        allocator and optimizer state are set up there, as capture requires),
-        the next one is captured and replayed, and every later step of the same
-        batch shape only copies its batch into the graph's input and replays.
-        A batch of another shape runs eagerly. The finiteness check reads the
-        loss and terms after the update.
-        """
-        self._set_training(True)
-        Xi, _ = unpack_data(batch)
-        x = to_tensor(Xi, device=self.device)
-        graph = self.__dict__.get("_cuda_graph")
-        key = (tuple(x.shape), x.dtype, id(self.module_), id(self.optimizer_))
-        if graph is None or graph["key"] != key:
-            if graph is not None and graph["key"][2:] == key[2:] and graph["captured"]:
-                # Same networks, another batch shape (an epoch's last batch).
-                return self._eager_train_step((x, None), **fit_params)
-            graph = {"key": key, "captured": False, "warmup": 0}
-            self.__dict__["_cuda_graph"] = graph
-        if not graph["captured"] and graph["warmup"] < self.graph_warmup_steps:
-            side = torch.cuda.Stream(device=x.device)
-            side.wait_stream(torch.cuda.current_stream(x.device))
-            with torch.cuda.stream(side):
-                step = self._eager_train_step((x, None), **fit_params)
-            torch.cuda.current_stream(x.device).wait_stream(side)
-            graph["warmup"] += 1
-            return step
-        if not graph["captured"]:
-            static_x = x.clone()
-            self._zero_grad_optimizer(set_to_none=True)
-            cuda_graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(cuda_graph):
-                loss, terms, output = self._graph_body(static_x, **fit_params)
-            graph.update(
-                captured=True, graph=cuda_graph, x=static_x, loss=loss, terms=terms, output=output
-            )
-        else:
-            graph["x"].copy_(x)
-        graph["graph"].replay()
-        values = self._check_finite(graph["loss"], graph["terms"], after_update=True)
-        self._record_terms("train", values)
-        self.training_steps_ += 1
-        return {"loss": graph["loss"].detach().clone(), "y_pred": graph["output"]}
-
-    def validation_step(self, batch, **fit_params):
-        """The objective on a validation batch, without gradients.
-
-        Like skorch's step, but the loss comes from the owning estimator's
-        ``objective._loss(..., training=False)``, its named terms are recorded
-        as ``valid_<name>``, and a non-finite value raises `TrainingDivergedError`.
+        skorch's own ``train_step`` steps every registered optimizer with the
+        same closure, which would re-run the VAE loss for FactorVAE's
+        discriminator; here the main optimizer takes skorch's closure and
+        `auxiliary_step` updates the rest. Before the step, the criterion's
+        ``training_step`` is set (for schedules); after it, ``training_steps_``
+        counts it and the KL of each latent is accumulated for the epoch.
 
         Parameters
         ----------
@@ -586,27 +560,159 @@ class VAENet(NeuralNet):
         -------
         step : dict
             ``{"loss": loss, "y_pred": output}``: the scalar loss tensor and the
-            `VAEOutput` of the forward pass.
+            `VAEOutput` of the main forward pass.
 
         Raises
         ------
         TrainingDivergedError
             If the loss or one of its terms is NaN or infinite.
         """
-        self._set_training(False)
-        Xi, _ = unpack_data(batch)
+        self.criterion_.training_step = self.training_steps_
+        if self._graph_step_wanted():
+            captured = self.__dict__.get("_captured_step")
+            if captured is None:
+                captured = self.__dict__["_captured_step"] = CapturedStep(self)
+            step = captured(batch, **fit_params)
+        else:
+            step, _ = self.step_body(batch, **fit_params)
+        self._accumulate_latent_kl(step["y_pred"])
+        self.training_steps_ += 1
+        return step
+
+    def step_body(self, batch, deferred=False, **fit_params):
+        """The work of a training step: the main update, then `auxiliary_step`.
+
+        The main update is skorch's: a closure that clears the gradients, runs
+        ``train_step_single`` (forward, `get_loss`, backward) and notifies
+        ``on_grad_computed``, passed to the main optimizer's ``step``. The same
+        body runs eagerly and inside a CUDA graph capture (``deferred``).
+
+        Parameters
+        ----------
+        batch : tuple
+            ``(X_batch, y_batch)``; split by `split_step_batch`.
+        deferred : bool, default=False
+            Capture mode: no host synchronisation (the terms are checked and
+            recorded after the replay) and no callbacks.
+        **fit_params
+            Passed to `infer`.
+
+        Returns
+        -------
+        step : dict
+            ``{"loss": loss, "y_pred": output}``.
+        terms : dict of str to torch.Tensor
+            The step's terms (in capture mode; empty otherwise).
+        """
+        Xi, yi = unpack_data(batch)
+        if self.batches_per_step > 1:
+            # One copy to the device for all parts of the step.
+            Xi = to_tensor(Xi, device=self.device)
+        x_main, x_auxiliary = self.split_step_batch(Xi)
+        accumulator = self.get_train_step_accumulator()
+        if deferred:
+            self.__dict__["_deferred_terms"] = {}
+
+        def step_fn():
+            self.optimizer_.zero_grad(set_to_none=True)
+            step = self.train_step_single((x_main, yi), **fit_params)
+            accumulator.store_step(step)
+            if not deferred:
+                self.notify(
+                    "on_grad_computed",
+                    named_parameters=TeeGenerator(self.main_parameters()),
+                    batch=batch,
+                    training=True,
+                )
+            return step["loss"]
+
+        try:
+            self.optimizer_.step(step_fn)
+            step = accumulator.get_step()
+            auxiliary = self.auxiliary_step(x_auxiliary, step["y_pred"], deferred=deferred)
+            terms = {**self.__dict__.get("_deferred_terms", {}), **auxiliary} if deferred else {}
+        finally:
+            self.__dict__.pop("_deferred_terms", None)
+        return step, terms
+
+    def split_step_batch(self, x):
+        """``(main_batch, auxiliary_batch)`` of a step's rows (no auxiliary batch here).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            The ``batch_size * batches_per_step`` rows of a step.
+
+        Returns
+        -------
+        x_main : torch.Tensor
+        x_auxiliary : torch.Tensor or None
+        """
+        if self.batches_per_step == 1:
+            return x, None
+        n_main = (len(x) + 1) // 2
+        return x[:n_main], x[n_main:]
+
+    def auxiliary_step(self, x, output, deferred=False):
+        """Updates after the main one (none here; FactorVAE's discriminator).
+
+        Parameters
+        ----------
+        x : torch.Tensor or None
+            The auxiliary batch (see `split_step_batch`).
+        output : VAEOutput
+            The main forward pass.
+        deferred : bool, default=False
+            Capture mode: return the terms instead of checking and recording them.
+
+        Returns
+        -------
+        terms : dict of str to torch.Tensor
+        """
+        return {}
+
+    def _graph_step_wanted(self):
+        return (
+            self.compile_mode == "cuda-graph"
+            and str(self.device).startswith("cuda")
+            and torch.cuda.is_available()
+        )
+
+    # -- diagnostics --------------------------------------------------------------
+    def _accumulate_latent_kl(self, output):
+        """Add this batch's KL of each latent to the epoch's sums (no host sync)."""
         with torch.no_grad():
-            output = self.infer(Xi, **fit_params)
-            loss, terms = self._loss_and_terms(output, training=False)
-        self._record_terms("valid", self._check_finite(loss, terms, training=False))
-        return {"loss": loss, "y_pred": output}
+            kl = gaussian_kl(output.mu.detach().float(), output.logvar.detach().float()).sum(0)
+        sums = self.__dict__.get("_latent_kl")
+        if sums is None or sums[0].shape != kl.shape or sums[0].device != kl.device:
+            self.__dict__["_latent_kl"] = [kl, len(output.mu)]
+        else:
+            sums[0] = sums[0] + kl
+            sums[1] += len(output.mu)
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Thin the previous epoch's per-batch records, then start a new epoch (skorch).
+
+        Parameters
+        ----------
+        net : VAENet
+            This net.
+        dataset_train, dataset_valid : torch.utils.data.Dataset or None
+            The epoch's data.
+        **kwargs
+            Other arguments of skorch's notification.
+        """
+        self._thin_batch_records()
+        self.__dict__.pop("_latent_kl", None)
+        super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid)
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        """Record ``training_steps_`` in the epoch's row of the history.
+        """Record ``training_steps`` and ``train_kl_per_latent`` in the epoch's row.
 
-        skorch's hook does nothing; recording the counter lets a run restored from
-        a checkpoint's history resume it (see `load_params`), which schedules such
-        as the capacity annealing depend on.
+        Recording the step counter lets a run restored from a checkpoint's history
+        resume it (see `load_params`), which schedules such as the capacity
+        annealing depend on; ``train_kl_per_latent`` is the mean KL of each latent
+        over the epoch's training batches (the estimators' collapse diagnostic).
 
         Parameters
         ----------
@@ -618,6 +724,20 @@ class VAENet(NeuralNet):
             Other arguments of skorch's notification; unused.
         """
         self.history.record("training_steps", self.training_steps_)
+        sums = self.__dict__.pop("_latent_kl", None)
+        if sums is not None and sums[1] > 0:
+            self.history.record("train_kl_per_latent", (sums[0] / sums[1]).tolist())
+
+    def _thin_batch_records(self):
+        """Keep at most `max_batch_records` evenly spaced batch records in the last epoch."""
+        if not len(self.history):
+            return
+        batches = self.history[-1].get("batches", [])
+        if len(batches) > self.max_batch_records:
+            keep = np.unique(
+                np.linspace(len(batches) - 1, 0, self.max_batch_records).round().astype(int)
+            )
+            self.history[-1]["batches"] = [batches[i] for i in keep]
 
     def load_params(self, *args, **kwargs):
         """Load with skorch, then restore the step counter from the loaded history.
@@ -632,23 +752,10 @@ class VAENet(NeuralNet):
             Passed to `skorch.NeuralNet.load_params`.
         **kwargs
             Passed to `skorch.NeuralNet.load_params` (``f_params``,
-            ``f_optimizer``, ``f_history``, ``checkpoint``, ...).
+            ``f_optimizer``, ``f_criterion``, ``f_history``, ``checkpoint``, ...).
         """
         super().load_params(*args, **kwargs)
         # A captured step refers to the optimizer's old state tensors.
-        self.__dict__.pop("_cuda_graph", None)
+        self.__dict__.pop("_captured_step", None)
         if len(self.history) and "training_steps" in self.history[-1]:
             self.training_steps_ = int(self.history[-1]["training_steps"])
-
-
-def _as_array_view(dataset):
-    """Return ``(array, row_indices)`` if ``dataset`` wraps an in-memory ndarray."""
-    indices = None
-    if isinstance(dataset, Subset):
-        indices = np.asarray(dataset.indices)
-        dataset = dataset.dataset
-    if isinstance(dataset, Dataset) and (
-        isinstance(dataset.X, np.ndarray) or is_lazy_array(dataset.X)
-    ):
-        return dataset.X, indices
-    return None, None

@@ -86,7 +86,7 @@ def latent_kl(estimator, X):
     """
     from sklearn.utils.validation import check_is_fitted
 
-    from ._net import to_tensor_batch
+    from ._batching import to_tensor_batch
     from ._parallel import limited_torch_threads
 
     if not hasattr(estimator, "_check_X") or not hasattr(estimator, "net_"):

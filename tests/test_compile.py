@@ -74,7 +74,7 @@ def test_an_unknown_compile_mode_is_rejected_before_fitting():
 def test_compiled_channels_last_conv_training_follows_the_eager_run():
     # memory_format="channels_last" (see test_memory_format.py) under torch.compile.
     X = (np.random.default_rng(0).random((64, 64, 64)) > 0.9).astype(np.uint8)
-    kwargs = {"latent_dim": 4, "batch_size": 16, "max_epochs": 1, "random_state": 0}
+    kwargs = {"latent_dim": 4, "batch_size": 16, "max_epochs": 1, "random_state": 0, "lr": 1e-4}
     eager = BetaVAE(**kwargs).fit(X)
     compiled = BetaVAE(compile=True, memory_format="channels_last", **kwargs).fit(X)
     np.testing.assert_allclose(_losses(compiled), _losses(eager), rtol=1e-4)

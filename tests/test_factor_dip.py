@@ -54,7 +54,7 @@ def test_dip_vae_loss_adds_the_weighted_penalty(tabular_unit_data):
     ).fit(tabular_unit_data)
     module = vae.net_.module_
     out = module(torch.from_numpy(tabular_unit_data[:64]))
-    loss, terms = vae._loss(out, step=0)
+    loss, terms = vae.net_.criterion_(out)
     mu, logvar = out.mu.detach().double().numpy(), out.logvar.detach().double().numpy()
     C = np.cov(mu, rowvar=False, bias=True) + np.diag(np.exp(logvar).mean(axis=0))
     off = (C**2).sum() - (np.diag(C) ** 2).sum()
@@ -134,7 +134,7 @@ def test_discriminator_loss_does_not_reach_the_encoder(factor_vae, tabular_unit_
     for p in net.module_.parameters():
         p.grad = None
     before = [p.clone() for p in net.discriminator_.parameters()]
-    net.discriminator_step(output.z, batch[32:])
+    net.auxiliary_step(batch[32:], output)
     assert all(p.grad is None for p in net.module_.parameters())
     after = net.discriminator_.parameters()
     assert all(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
@@ -168,7 +168,7 @@ def test_tc_estimate_is_logit_real_minus_logit_permuted(factor_vae, tabular_unit
         last.weight.zero_()
         last.bias.copy_(torch.tensor([1.5, -0.5]))
     out = factor_vae.net_.module_(torch.from_numpy(tabular_unit_data[:32]))
-    loss, terms = factor_vae._loss(out, step=0)
+    loss, terms = factor_vae.net_.criterion_(out)
     assert terms["tc"].item() == pytest.approx(2.0)
     expected = terms["reconstruction"] + terms["kl"] + 10.0 * 2.0
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)

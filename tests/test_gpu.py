@@ -148,9 +148,9 @@ def test_a_captured_step_trains_like_the_eager_step(make):
     X = _images()
     eager = make(**CONV).fit(X)
     graphed = make(compile="cuda-graph", **CONV).fit(X)
-    state = graphed.net_.__dict__["_cuda_graph"]
-    assert state["captured"]
-    assert graphed.training_steps_ == eager.training_steps_ > state["warmup"] + 1
+    state = graphed.net_.__dict__["_captured_step"]
+    assert state.graph is not None
+    assert graphed.training_steps_ == eager.training_steps_ > state.warmup + 1
     steps_graphed, steps_eager = _step_losses(graphed), _step_losses(eager)
     # The three warm-up steps run eagerly: the same noise, the same losses.
     np.testing.assert_allclose(steps_graphed[:3], steps_eager[:3], rtol=1e-4)

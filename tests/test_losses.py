@@ -71,7 +71,7 @@ def test_beta_vae_loss_is_reconstruction_plus_beta_times_kl(small_images):
     vae = BetaVAE(beta=4.0, latent_dim=3, hidden_units=(16,), max_epochs=1, random_state=0)
     vae.fit(small_images)
     out, reconstruction, kl = _numpy_terms(vae, small_images[:32])
-    loss, terms = vae._loss(out, step=0)
+    loss, terms = vae.net_.criterion_(out)
     assert terms["reconstruction"].item() == pytest.approx(reconstruction, rel=1e-5)
     assert terms["kl"].item() == pytest.approx(kl, rel=1e-5)
     assert loss.item() == pytest.approx(reconstruction + 4.0 * kl, rel=1e-5)
@@ -91,7 +91,8 @@ def test_annealed_vae_capacity_schedule_and_loss(small_images):
     ).fit(small_images)
     assert [vae.capacity(t) for t in (0, 20, 40, 400)] == [0.0, 5.0, 10.0, 10.0]
     out, reconstruction, kl = _numpy_terms(vae, small_images[:32])
-    loss, terms = vae._loss(out, step=20)
+    vae.net_.criterion_.training_step = 20
+    loss, terms = vae.net_.criterion_(out)
     assert terms["capacity"].item() == 5.0
     assert loss.item() == pytest.approx(reconstruction + 100.0 * abs(kl - 5.0), rel=1e-5)
 
@@ -122,7 +123,7 @@ def _full_covariance_module():
     return VAEModule(
         (6,),
         latent_dim=3,
-        architecture="mlp",
+        encoder="mlp",
         likelihood="gaussian",
         hidden_units=(8,),
         posterior="full",

@@ -19,7 +19,7 @@ def test_beta_tcvae_loss_weights_each_kl_component(tabular_unit_data, estimator)
     assert vae.dataset_size_ == 300
     torch.manual_seed(0)
     out = vae.net_.module_(torch.from_numpy(tabular_unit_data[:64]))
-    loss, terms = vae._loss(out, step=0)
+    loss, terms = vae.net_.criterion_(out)
     expected = tc_decomposition(out.z, out.mu, out.logvar, 300, estimator=estimator)
     for name in ("mutual_information", "total_correlation", "dimension_wise_kl"):
         assert terms[name].item() == pytest.approx(expected[name].item(), rel=1e-6)
@@ -32,7 +32,7 @@ def test_beta_tcvae_loss_weights_each_kl_component(tabular_unit_data, estimator)
 
 
 def test_beta_tcvae_terms_add_up_to_a_kl_estimate(tabular_unit_data):
-    vae = BetaTCVAE(estimator="mss", **SMALL).fit(tabular_unit_data)
+    vae = BetaTCVAE(sampling="mss", **SMALL).fit(tabular_unit_data)
     history = vae.history_[-1]
     total = sum(
         history[f"train_{name}"]
@@ -52,7 +52,7 @@ def test_chyvae_loss_is_reconstruction_plus_hyperprior_terms(tabular_unit_data):
     assert vae.net_.module_.posterior == "full"
     torch.manual_seed(0)
     out = vae.net_.module_(torch.from_numpy(tabular_unit_data[:32]))
-    loss, terms = vae._loss(out, step=0)
+    loss, terms = vae.net_.criterion_(out)
     expected = chyvae_regularizer(out.mu, out.scale_tril, out.z, 20.0)
     assert terms["gaussian_kl"].item() == pytest.approx(expected["gaussian_kl"].mean().item())
     assert terms["inverse_wishart_kl"].item() == pytest.approx(
@@ -77,7 +77,7 @@ def test_chyvae_transform_sample_score_and_pickle(tabular_unit_data):
 
 def test_chyvae_prior_draws_have_identity_covariance(tabular_unit_data):
     vae = CHyVAE(nu=8.0, **SMALL).fit(tabular_unit_data)
-    Z = vae._draw_prior(100_000, np.random.RandomState(0))
+    Z = vae.net_.criterion_.sample_prior(100_000, 3, np.random.RandomState(0))
     # E[z z^T] = E[Sigma] = Psi / (nu - d - 1) = I; the heavy tails of small nu
     # make the estimate noisier than a Gaussian's.
     np.testing.assert_allclose(np.cov(Z, rowvar=False), np.eye(3), atol=0.05)

@@ -50,7 +50,7 @@ class _NaNAfter(Callback):
     def on_batch_end(self, net, training=False, **kwargs):
         if training and net.training_steps_ == self.steps:
             self.snapshot = {k: v.clone() for k, v in net.module_.state_dict().items()}
-            net.objective.beta = float("nan")
+            net.criterion_.beta = float("nan")
 
 
 def test_non_finite_loss_stops_with_a_clear_error_and_keeps_parameters(small_images):
@@ -148,7 +148,7 @@ def test_device_resident_batches_train_exactly_like_host_batches(small_images):
 
 
 def test_copy_to_device_handles_read_only_memmaps(tmp_path):
-    from sklearn_dvae._net import copy_to_device
+    from sklearn_dvae._batching import copy_to_device
 
     data = np.arange(5 * 4 * 4, dtype=np.uint8).reshape(5, 4, 4)
     np.save(tmp_path / "data.npy", data)

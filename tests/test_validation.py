@@ -89,9 +89,17 @@ def test_invalid_annealing_threshold_is_rejected(tabular_unit_data):
         AnnealedVAE(iteration_threshold=0, **SMALL).fit(tabular_unit_data)
 
 
-def test_conv_encoder_needs_64x64_images(small_images):
-    with pytest.raises(ValueError, match="encoder='conv' is the 64x64 network"):
-        BetaVAE(encoder="conv", **SMALL).fit(small_images)
+def test_conv_encoder_says_which_image_sizes_it_takes(small_images):
+    # small_images are 16x16: four halvings leave 1x1, which the conv net accepts;
+    # 28x28 (MNIST) is not a multiple of 16.
+    images = np.zeros((8, 28, 28), dtype=np.uint8)
+    with pytest.raises(ValueError, match="multiples of 16 .*got 28x28"):
+        BetaVAE(encoder="conv", **SMALL).fit(images)
+
+
+def test_conv_encoder_needs_images(tabular_unit_data):
+    with pytest.raises(ValueError, match="encoder='conv' needs images"):
+        BetaVAE(encoder="conv", **SMALL).fit(tabular_unit_data)
 
 
 def test_input_shape_must_match_feature_count(tabular_unit_data):

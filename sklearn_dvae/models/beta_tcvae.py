@@ -6,12 +6,12 @@ dimension-wise KL, each estimated on the mini-batch with the dataset size:
 """
 
 import numbers
+import warnings
 
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._base import DisentangledVAE
-from ..nn.total_correlation import tc_decomposition
+from ..nn.losses import BetaTCVAELoss
 
 
 class BetaTCVAE(DisentangledVAE):
@@ -32,13 +32,17 @@ class BetaTCVAE(DisentangledVAE):
         Weight of the index-code mutual information.
     gamma : float, default=1.0
         Weight of the dimension-wise KL.
-    estimator : {"mws", "mss"}, default="mws"
-        Estimator of ``log q(z)`` and ``log q(z_j)``.
+    sampling : {"mws", "mss"}, default="mws"
+        How ``log q(z)`` and ``log q(z_j)`` are estimated: minibatch weighted
+        sampling (the paper's) or minibatch stratified sampling.
     dataset_size : int or None, default=None
         ``N`` in the estimators; None uses the number of rows given to ``fit``.
-    latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
-max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision, compile, memory_format
+    estimator : {"mws", "mss"}, default="deprecated"
+        Deprecated name of ``sampling`` (an "estimator" is a model in
+        scikit-learn); it will be removed in 0.3.
+    latent_dim, encoder, decoder, likelihood, input_shape, hidden_units, lr, \
+batch_size, max_epochs, max_steps, optimizer, device, random_state, verbose, callbacks, \
+train_split, validation_fraction, warm_start, precision, compile, memory_format, **kwargs
         As in `BetaVAE`. ``batch_size`` must be at least 2.
 
     Attributes
@@ -93,70 +97,31 @@ warm_start, precision, compile, memory_format
         "beta": [Interval(numbers.Real, 0, None, closed="left")],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "gamma": [Interval(numbers.Real, 0, None, closed="left")],
-        "estimator": [StrOptions({"mws", "mss"})],
+        "sampling": [StrOptions({"mws", "mss"})],
         "dataset_size": [Interval(numbers.Integral, 2, None, closed="left"), None],
+        "estimator": [StrOptions({"mws", "mss", "deprecated"})],
     }
-    _loss_term_names = (
-        "reconstruction",
-        "kl",
-        "mutual_information",
-        "total_correlation",
-        "dimension_wise_kl",
-    )
-    _min_batch_size = 2
+    _loss_class = BetaTCVAELoss
+    _structural_hyperparameters = ("dataset_size",)
+    _collapse_hint = ", lower alpha and gamma"
 
     def __init__(
         self,
         beta=6.0,
         alpha=1.0,
         gamma=1.0,
-        estimator="mws",
+        sampling="mws",
         dataset_size=None,
-        *,
-        latent_dim=10,
-        encoder="auto",
-        likelihood="auto",
-        input_shape=None,
-        hidden_units=(256, 256),
-        lr=1e-4,
-        batch_size=64,
-        max_epochs=10,
-        optimizer=torch.optim.Adam,
-        device="auto",
-        random_state=None,
-        verbose=0,
-        callbacks=None,
-        train_split=None,
-        warm_start=False,
-        precision="float32",
-        compile=False,
-        memory_format="contiguous",
+        estimator="deprecated",
+        **kwargs,
     ):
-        super().__init__(
-            latent_dim=latent_dim,
-            encoder=encoder,
-            likelihood=likelihood,
-            input_shape=input_shape,
-            hidden_units=hidden_units,
-            lr=lr,
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            optimizer=optimizer,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            train_split=train_split,
-            warm_start=warm_start,
-            precision=precision,
-            compile=compile,
-            memory_format=memory_format,
-        )
+        super().__init__(**kwargs)
         self.beta = beta
         self.alpha = alpha
         self.gamma = gamma
-        self.estimator = estimator
+        self.sampling = sampling
         self.dataset_size = dataset_size
+        self.estimator = estimator
 
     def _validate_hyperparameters(self):
         super()._validate_hyperparameters()
@@ -166,22 +131,28 @@ warm_start, precision, compile, memory_format
                 f"({self.batch_size}): it is the number of training rows."
             )
 
-    def _initialize(self, X):
-        X = super()._initialize(X)
-        self.dataset_size_ = int(self.dataset_size or max(len(X), self.batch_size))
-        return X
+    def _sampling(self):
+        if self.estimator != "deprecated":
+            warnings.warn(
+                "BetaTCVAE(estimator=...) is deprecated and will be removed in 0.3: use "
+                f"sampling={self.estimator!r}.",
+                FutureWarning,
+                stacklevel=4,
+            )
+            return self.estimator
+        return self.sampling
 
-    def _regularizer(self, output, kl, step):
-        terms = tc_decomposition(
-            output.z, output.mu, output.logvar, self.dataset_size_, estimator=self.estimator
-        )
-        named = {
-            name: terms[name]
-            for name in ("mutual_information", "total_correlation", "dimension_wise_kl")
-        }
-        penalty = (
-            self.alpha * named["mutual_information"]
-            + self.beta * named["total_correlation"]
-            + self.gamma * named["dimension_wise_kl"]
-        )
-        return penalty, named
+    def _loss_params(self):
+        params = super()._loss_params()
+        params["sampling"] = self._sampling()
+        return params
+
+    def _loss_structure(self, X, likelihood):
+        params = super()._loss_structure(X, likelihood)
+        params["dataset_size"] = int(self.dataset_size or max(len(X), self.batch_size))
+        return params
+
+    @property
+    def dataset_size_(self):
+        """The ``N`` used by the estimators."""
+        return self.net_.criterion_.dataset_size

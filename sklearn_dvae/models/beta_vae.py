@@ -7,10 +7,10 @@ Annealed VAE: ``loss = reconstruction + gamma * |KL - C(t)|`` with the capacity
 
 import numbers
 
-import torch
 from sklearn.utils._param_validation import Interval
 
 from .._base import DisentangledVAE
+from ..nn.losses import AnnealedVAELoss, BetaVAELoss
 
 
 class BetaVAE(DisentangledVAE):
@@ -26,22 +26,25 @@ class BetaVAE(DisentangledVAE):
         Weight of the KL term (non-negative).
     latent_dim : int, default=10
         Number of latent dimensions.
-    encoder : {"auto", "mlp", "conv"}, default="auto"
-        Network family (see `DisentangledVAE`).
+    encoder, decoder : {"auto", "mlp", "conv"}, nn.Module class or instance, default="auto"
+        The networks: built-in families or your own (see `DisentangledVAE`).
     likelihood : {"auto", "bernoulli", "gaussian"}, default="auto"
         Decoder distribution (see `DisentangledVAE`).
     input_shape : tuple of int or None, default=None
         Sample shape for 2-D ``X`` holding flattened images.
     hidden_units : tuple of int, default=(256, 256)
         Hidden widths of the MLP networks.
-    lr : float, default=1e-4
-        Learning rate (Adam by default).
+    lr : float, default=1e-3
+        Learning rate (Adam by default; the published protocol used 1e-4).
     batch_size : int, default=64
         Mini-batch size.
     max_epochs : int, default=10
         Passes over the data made by ``fit``.
+    max_steps : int or None, default=None
+        Steps made by ``fit`` instead of ``max_epochs`` passes.
     optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
-        Optimizer of the encoder and decoder.
+        Optimizer of the encoder and decoder (``optimizer__*`` keywords are its
+        options).
     device : str, default="auto"
         Torch device; ``"auto"`` picks CUDA when present.
     random_state : int, RandomState instance or None, default=None
@@ -52,6 +55,8 @@ class BetaVAE(DisentangledVAE):
         Extra skorch callbacks.
     train_split : callable or None, default=None
         skorch train/validation split.
+    validation_fraction : float or None, default=None
+        Fraction of ``X`` held out for ``valid_*`` scores (``EarlyStopping``).
     warm_start : bool, default=False
         Continue training on repeated ``fit``.
     precision : {"float32", "bfloat16"}, default="float32"
@@ -62,6 +67,9 @@ class BetaVAE(DisentangledVAE):
     memory_format : {"contiguous", "channels_last"}, default="contiguous"
         Memory format of the conv weights and image batches; no effect on the
         MLP networks (see `DisentangledVAE`).
+    **kwargs
+        ``encoder__*``, ``decoder__*`` and ``optimizer__*`` keywords (see
+        `DisentangledVAE`).
 
     Attributes
     ----------
@@ -100,54 +108,16 @@ class BetaVAE(DisentangledVAE):
         **DisentangledVAE._parameter_constraints,
         "beta": [Interval(numbers.Real, 0, None, closed="left")],
     }
+    _loss_class = BetaVAELoss
+    _collapse_hint = ", lower beta"
 
     def __init__(
         self,
         beta=1.0,
-        *,
-        latent_dim=10,
-        encoder="auto",
-        likelihood="auto",
-        input_shape=None,
-        hidden_units=(256, 256),
-        lr=1e-4,
-        batch_size=64,
-        max_epochs=10,
-        optimizer=torch.optim.Adam,
-        device="auto",
-        random_state=None,
-        verbose=0,
-        callbacks=None,
-        train_split=None,
-        warm_start=False,
-        precision="float32",
-        compile=False,
-        memory_format="contiguous",
+        **kwargs,
     ):
-        super().__init__(
-            latent_dim=latent_dim,
-            encoder=encoder,
-            likelihood=likelihood,
-            input_shape=input_shape,
-            hidden_units=hidden_units,
-            lr=lr,
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            optimizer=optimizer,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            train_split=train_split,
-            warm_start=warm_start,
-            precision=precision,
-            compile=compile,
-            memory_format=memory_format,
-        )
+        super().__init__(**kwargs)
         self.beta = beta
-
-    def _regularizer(self, output, kl, step):
-        return self.beta * kl, {}
 
 
 class AnnealedVAE(DisentangledVAE):
@@ -167,9 +137,9 @@ class AnnealedVAE(DisentangledVAE):
         Final capacity in nats.
     iteration_threshold : int, default=100000
         Steps over which the capacity rises from 0 to ``c_max``.
-    latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
-max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision, compile, memory_format
+    latent_dim, encoder, decoder, likelihood, input_shape, hidden_units, lr, \
+batch_size, max_epochs, max_steps, optimizer, device, random_state, verbose, callbacks, \
+train_split, validation_fraction, warm_start, precision, compile, memory_format, **kwargs
         As in `BetaVAE`.
 
     Attributes
@@ -212,57 +182,17 @@ warm_start, precision, compile, memory_format
         "c_max": [Interval(numbers.Real, 0, None, closed="left")],
         "iteration_threshold": [Interval(numbers.Integral, 1, None, closed="left")],
     }
-    _loss_term_names = ("reconstruction", "kl", "capacity")
-    _cuda_graph_unsupported = (
-        "its loss changes with the training step (the capacity schedule), which a "
-        "captured step would freeze"
-    )
+    _loss_class = AnnealedVAELoss
+    _collapse_hint = ", raise c_max"
 
     def __init__(
         self,
         gamma=1000.0,
         c_max=25.0,
         iteration_threshold=100000,
-        *,
-        latent_dim=10,
-        encoder="auto",
-        likelihood="auto",
-        input_shape=None,
-        hidden_units=(256, 256),
-        lr=1e-4,
-        batch_size=64,
-        max_epochs=10,
-        optimizer=torch.optim.Adam,
-        device="auto",
-        random_state=None,
-        verbose=0,
-        callbacks=None,
-        train_split=None,
-        warm_start=False,
-        precision="float32",
-        compile=False,
-        memory_format="contiguous",
+        **kwargs,
     ):
-        super().__init__(
-            latent_dim=latent_dim,
-            encoder=encoder,
-            likelihood=likelihood,
-            input_shape=input_shape,
-            hidden_units=hidden_units,
-            lr=lr,
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            optimizer=optimizer,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            train_split=train_split,
-            warm_start=warm_start,
-            precision=precision,
-            compile=compile,
-            memory_format=memory_format,
-        )
+        super().__init__(**kwargs)
         self.gamma = gamma
         self.c_max = c_max
         self.iteration_threshold = iteration_threshold
@@ -279,9 +209,6 @@ warm_start, precision, compile, memory_format
         -------
         capacity : float
         """
-        return self.c_max * min(1.0, step / self.iteration_threshold)
-
-    def _regularizer(self, output, kl, step):
-        capacity = self.capacity(step)
-        penalty = self.gamma * (kl - capacity).abs()
-        return penalty, {"capacity": torch.tensor(capacity, device=kl.device)}
+        return AnnealedVAELoss(
+            c_max=self.c_max, iteration_threshold=self.iteration_threshold
+        ).capacity(step)

@@ -10,12 +10,10 @@ given one sample ``z`` of the posterior.
 
 import numbers
 
-import numpy as np
-import torch
 from sklearn.utils._param_validation import Interval
 
 from .._base import DisentangledVAE
-from ..nn.inverse_wishart import chyvae_regularizer, sample_inverse_wishart
+from ..nn.losses import CHyVAELoss
 
 
 class CHyVAE(DisentangledVAE):
@@ -31,9 +29,9 @@ class CHyVAE(DisentangledVAE):
     nu : float, default=200.0
         Degrees of freedom of the inverse-Wishart hyperprior; must exceed
         ``latent_dim + 1`` so that ``E[Sigma] = I`` exists.
-    latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
-max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision, compile, memory_format
+    latent_dim, encoder, decoder, likelihood, input_shape, hidden_units, lr, \
+batch_size, max_epochs, max_steps, optimizer, device, random_state, verbose, callbacks, \
+train_split, validation_fraction, warm_start, precision, compile, memory_format, **kwargs
         As in `BetaVAE`.
 
     Attributes
@@ -87,56 +85,14 @@ warm_start, precision, compile, memory_format
         **DisentangledVAE._parameter_constraints,
         "nu": [Interval(numbers.Real, 0, None, closed="neither")],
     }
-    _loss_term_names = ("reconstruction", "kl", "gaussian_kl", "inverse_wishart_kl")
-    _posterior = "full"
-    _cuda_graph_unsupported = (
-        "its inverse-Wishart terms check their degrees of freedom on the host, a "
-        "synchronisation that CUDA graph capture forbids"
-    )
+    _loss_class = CHyVAELoss
 
     def __init__(
         self,
         nu=200.0,
-        *,
-        latent_dim=10,
-        encoder="auto",
-        likelihood="auto",
-        input_shape=None,
-        hidden_units=(256, 256),
-        lr=1e-4,
-        batch_size=64,
-        max_epochs=10,
-        optimizer=torch.optim.Adam,
-        device="auto",
-        random_state=None,
-        verbose=0,
-        callbacks=None,
-        train_split=None,
-        warm_start=False,
-        precision="float32",
-        compile=False,
-        memory_format="contiguous",
+        **kwargs,
     ):
-        super().__init__(
-            latent_dim=latent_dim,
-            encoder=encoder,
-            likelihood=likelihood,
-            input_shape=input_shape,
-            hidden_units=hidden_units,
-            lr=lr,
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            optimizer=optimizer,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            train_split=train_split,
-            warm_start=warm_start,
-            precision=precision,
-            compile=compile,
-            memory_format=memory_format,
-        )
+        super().__init__(**kwargs)
         self.nu = nu
 
     def _validate_hyperparameters(self):
@@ -146,24 +102,3 @@ warm_start, precision, compile, memory_format
                 f"nu must exceed latent_dim + 1 = {self.latent_dim + 1} so that the "
                 f"hyperprior's mean E[Sigma] = I exists; got nu={self.nu}."
             )
-
-    def _hyperprior_terms(self, output):
-        return chyvae_regularizer(output.mu, output.scale_tril, output.z, float(self.nu))
-
-    def _regularizer(self, output, kl, step):
-        terms = self._hyperprior_terms(output)
-        named = {name: value.mean() for name, value in terms.items()}
-        return named["gaussian_kl"] + named["inverse_wishart_kl"], named
-
-    def _elbo_kl_samples(self, output):
-        terms = self._hyperprior_terms(output)
-        return terms["gaussian_kl"] + terms["inverse_wishart_kl"]
-
-    def _draw_prior(self, n_samples, rng):
-        d = self.net_.module_.latent_dim
-        nu = float(self.nu)
-        generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-        psi = (nu - d - 1.0) * torch.eye(d, dtype=torch.float64)
-        sigma = sample_inverse_wishart(psi, nu, n_samples, generator=generator)
-        noise = torch.randn(n_samples, d, 1, dtype=torch.float64, generator=generator)
-        return (torch.linalg.cholesky(sigma) @ noise).squeeze(-1).numpy()

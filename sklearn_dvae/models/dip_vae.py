@@ -8,70 +8,12 @@ Over a batch of size B, with ``mu_c = mu - mean_batch(mu)``:
 
 import numbers
 
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._base import DisentangledVAE
+from ..nn.losses import DIPVAELoss, dip_covariance, dip_penalty_terms
 
-
-def dip_covariance(mu, logvar, dip_type):
-    """Batch estimate of the covariance that DIP-VAE pushes towards the identity.
-
-    Parameters
-    ----------
-    mu : torch.Tensor of shape (batch_size, latent_dim)
-        Posterior means.
-    logvar : torch.Tensor of shape (batch_size, latent_dim)
-        Posterior log-variances (``log sigma^2``).
-    dip_type : {"i", "ii"}
-        "i": covariance of the means; "ii": plus the mean posterior variance on
-        the diagonal (the covariance of the aggregate posterior).
-
-    Returns
-    -------
-    covariance : torch.Tensor of shape (latent_dim, latent_dim)
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sklearn_dvae.models.dip_vae import dip_covariance
-    >>> mu = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
-    >>> dip_covariance(mu, torch.zeros(2, 2), "ii")
-    tensor([[2., 0.],
-            [0., 1.]])
-    """
-    # Centre over the batch axis (not over the latent axis) and divide by B.
-    centred = mu - mu.mean(dim=0, keepdim=True)
-    covariance = centred.T @ centred / mu.shape[0]
-    if dip_type == "ii":
-        covariance = covariance + torch.diag(logvar.exp().mean(dim=0))
-    return covariance
-
-
-def dip_penalty_terms(covariance):
-    """Sums of squared off-diagonal entries and of squared diagonal deviations from 1.
-
-    Parameters
-    ----------
-    covariance : torch.Tensor of shape (latent_dim, latent_dim)
-
-    Returns
-    -------
-    off_diagonal, diagonal : torch.Tensor (scalars)
-        ``sum_{i != j} C_ij^2`` and ``sum_i (C_ii - 1)^2``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sklearn_dvae.models.dip_vae import dip_penalty_terms
-    >>> [t.item() for t in dip_penalty_terms(torch.tensor([[2.0, 0.5], [0.5, 1.0]]))]
-    [0.5, 1.0]
-    """
-    diagonal = torch.diagonal(covariance)
-    # Subtract the diagonal before squaring: sum(C^2) - sum(diag^2) would cancel
-    # catastrophically in float32 when the off-diagonal entries are small.
-    off_diagonal = (covariance - torch.diag(diagonal)).pow(2).sum()
-    return off_diagonal, (diagonal - 1.0).pow(2).sum()
+__all__ = ["DIPVAE", "dip_covariance", "dip_penalty_terms"]
 
 
 class DIPVAE(DisentangledVAE):
@@ -90,9 +32,9 @@ class DIPVAE(DisentangledVAE):
         ``10 * lambda_od`` for type "i" and ``lambda_od`` for type "ii".
     dip_type : {"i", "ii"}, default="ii"
         Which covariance is regularised.
-    latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
-max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision, compile, memory_format
+    latent_dim, encoder, decoder, likelihood, input_shape, hidden_units, lr, \
+batch_size, max_epochs, max_steps, optimizer, device, random_state, verbose, callbacks, \
+train_split, validation_fraction, warm_start, precision, compile, memory_format, **kwargs
         As in `BetaVAE`. ``batch_size`` must be at least 2.
 
     Attributes
@@ -142,54 +84,17 @@ warm_start, precision, compile, memory_format
         "lambda_d": [Interval(numbers.Real, 0, None, closed="left"), None],
         "dip_type": [StrOptions({"i", "ii"})],
     }
-    _loss_term_names = ("reconstruction", "kl", "dip_off_diagonal", "dip_diagonal")
-    _min_batch_size = 2
+    _loss_class = DIPVAELoss
+    _collapse_hint = ", lower lambda_d"
 
     def __init__(
         self,
         lambda_od=10.0,
         lambda_d=None,
         dip_type="ii",
-        *,
-        latent_dim=10,
-        encoder="auto",
-        likelihood="auto",
-        input_shape=None,
-        hidden_units=(256, 256),
-        lr=1e-4,
-        batch_size=64,
-        max_epochs=10,
-        optimizer=torch.optim.Adam,
-        device="auto",
-        random_state=None,
-        verbose=0,
-        callbacks=None,
-        train_split=None,
-        warm_start=False,
-        precision="float32",
-        compile=False,
-        memory_format="contiguous",
+        **kwargs,
     ):
-        super().__init__(
-            latent_dim=latent_dim,
-            encoder=encoder,
-            likelihood=likelihood,
-            input_shape=input_shape,
-            hidden_units=hidden_units,
-            lr=lr,
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            optimizer=optimizer,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            train_split=train_split,
-            warm_start=warm_start,
-            precision=precision,
-            compile=compile,
-            memory_format=memory_format,
-        )
+        super().__init__(**kwargs)
         self.lambda_od = lambda_od
         self.lambda_d = lambda_d
         self.dip_type = dip_type
@@ -201,12 +106,4 @@ warm_start, precision, compile, memory_format
         -------
         lambda_d : float
         """
-        if self.lambda_d is not None:
-            return float(self.lambda_d)
-        return float(self.lambda_od * (10.0 if self.dip_type == "i" else 1.0))
-
-    def _regularizer(self, output, kl, step):
-        covariance = dip_covariance(output.mu, output.logvar, self.dip_type)
-        off_diagonal, diagonal = dip_penalty_terms(covariance)
-        penalty = self.lambda_od * off_diagonal + self.effective_lambda_d() * diagonal
-        return kl + penalty, {"dip_off_diagonal": off_diagonal, "dip_diagonal": diagonal}
+        return DIPVAELoss(self.lambda_od, self.lambda_d, self.dip_type).effective_lambda_d()

@@ -9,137 +9,115 @@ dimensions were permuted independently across a batch (label 1).
 import numbers
 
 import torch
-import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval
-from skorch.dataset import unpack_data
-from skorch.utils import to_device
 
 from .._base import DisentangledVAE
 from .._net import VAENet
-from ..nn import Discriminator, permute_dims
+from ..nn.losses import FactorVAELoss
 
 
 class FactorVAENet(VAENet):
-    """VAENet with FactorVAE's discriminator and the alternating updates of Algorithm 2.
+    """VAENet with FactorVAE's discriminator update (Algorithm 2 of the paper).
 
-    Each training step takes a mini-batch of ``2 * batch_size`` rows and splits
-    it into two batches: the first updates the encoder and decoder with the TC
-    penalty (the discriminator frozen), the second's codes are permuted and,
-    with the first batch's detached codes, train the discriminator.
+    Each training step takes ``2 * batch_size`` rows: the first half updates the
+    encoder and decoder with the TC penalty (the loss module reads its
+    discriminator with the parameters detached), the second half's codes are
+    permuted and, with the first half's detached codes, train the discriminator
+    (`auxiliary_step`). The discriminator belongs to the loss module
+    (``criterion_.discriminator``); its optimizer is ``optimizer_discriminator_``.
+
+    Parameters
+    ----------
+    discriminator_lr : float, default=1e-4
+        Adam learning rate of the discriminator.
+    discriminator_betas : tuple of float, default=(0.5, 0.9)
+        Adam betas of the discriminator.
+    *args, **kwargs
+        As for `VAENet`.
     """
 
     batches_per_step = 2
+    auxiliary_term_names = ("discriminator_loss", "discriminator_accuracy")
 
-    def initialize_module(self):
-        super().initialize_module()
-        estimator = self.objective
-        self.discriminator_ = Discriminator(
-            self.module_.latent_dim, tuple(estimator.discriminator_hidden_units)
-        )
-        return self
+    def __init__(self, *args, discriminator_lr=1e-4, discriminator_betas=(0.5, 0.9), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.discriminator_lr = discriminator_lr
+        self.discriminator_betas = discriminator_betas
+
+    @property
+    def discriminator_(self):
+        """The discriminator (``criterion_.discriminator``)."""
+        return self.criterion_.discriminator
+
+    def main_parameters(self):
+        """The module's parameters only: the discriminator has its own optimizer.
+
+        Returns
+        -------
+        named_parameters : iterator of (str, torch.nn.Parameter)
+        """
+        return self.module_.named_parameters()
 
     def initialize_optimizer(self, *args, **kwargs):
-        # The VAE optimizer holds the encoder and decoder only: skorch's default
-        # would hand it every registered module, the discriminator included.
-        named = self.module_.named_parameters()
-        args, kwargs = self.get_params_for_optimizer("optimizer", named)
-        self.optimizer_ = self.optimizer(*args, **kwargs)
-        estimator = self.objective
+        """The VAE optimizer (encoder and decoder only), then the discriminator's Adam.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            Ignored (skorch's deprecated arguments).
+
+        Returns
+        -------
+        self : FactorVAENet
+        """
+        super().initialize_optimizer()
         self.optimizer_discriminator_ = torch.optim.Adam(
-            self.discriminator_.parameters(),
-            lr=estimator.discriminator_lr,
-            betas=tuple(estimator.discriminator_betas),
+            self.criterion_.discriminator.parameters(),
+            lr=self.discriminator_lr,
+            betas=tuple(self.discriminator_betas),
             # Its update is captured with the VAE's under compile="cuda-graph".
             capturable=self._graph_step_wanted(),
         )
         return self
 
-    def discriminator_step(self, z_real, x_other):
-        """One discriminator update; returns its loss and accuracy (detached).
+    def auxiliary_step(self, x, output, deferred=False):
+        """One discriminator update on the second batch's permuted codes.
 
         Parameters
         ----------
-        z_real : torch.Tensor of shape (n, latent_dim)
-            Codes of q(z) (the VAE batch's samples); detached here so that the
-            discriminator's loss never reaches the encoder.
-        x_other : torch.Tensor
-            A second raw batch, whose codes are permuted per dimension.
+        x : torch.Tensor
+            The second batch (raw rows).
+        output : VAEOutput
+            The VAE batch's forward pass; its codes ``z`` are the discriminator's
+            real examples (detached by the loss module).
+        deferred : bool, default=False
+            Capture mode: the terms are returned unchecked.
+
+        Returns
+        -------
+        terms : dict of str to torch.Tensor
+            ``discriminator_loss`` and ``discriminator_accuracy`` (detached).
+
+        Raises
+        ------
+        TrainingDivergedError
+            If the discriminator's loss is not finite (before its update).
         """
         module = self.module_
         with torch.no_grad():
-            mu, logvar = module.encode(module.prepare(x_other))
-            z_permuted = permute_dims(module.reparameterize(mu, logvar))
-        logits_real = self.discriminator_(z_real.detach())
-        logits_permuted = self.discriminator_(z_permuted)
-        labels_real = torch.zeros(len(logits_real), dtype=torch.long, device=logits_real.device)
-        labels_permuted = torch.ones_like(labels_real[:1]).expand(len(logits_permuted))
-        loss = 0.5 * (
-            F.cross_entropy(logits_real, labels_real)
-            + F.cross_entropy(logits_permuted, labels_permuted)
-        )
-        self.optimizer_discriminator_.zero_grad(set_to_none=True)
+            mu, logvar, scale_tril = module.encode_distribution(module.prepare(x))
+            z_other = module.reparameterize(mu, logvar, scale_tril)
+        loss, accuracy = self.criterion_.discriminator_loss(output.z, z_other)
+        terms = {"discriminator_loss": loss.detach(), "discriminator_accuracy": accuracy}
+        if not deferred:
+            self.record_terms("train", self.check_finite(terms["discriminator_loss"], terms))
+        optimizer = self.optimizer_discriminator_
+        optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        self.optimizer_discriminator_.step()
-        # Drop the gradients now: nothing else may use them, and the VAE step of
-        # the next batch must find the (frozen) discriminator without any.
-        self.optimizer_discriminator_.zero_grad(set_to_none=True)
-        correct = (logits_real.argmax(dim=1) == 0).sum() + (
-            logits_permuted.argmax(dim=1) == 1
-        ).sum()
-        accuracy = correct.float() / (len(logits_real) + len(logits_permuted))
-        return loss.detach(), accuracy
-
-    def _graph_body(self, x, **fit_params):
-        # The eager step below without its host syncs: both updates in one graph.
-        n_vae = (len(x) + 1) // 2
-        x_vae, x_other = x[:n_vae], x[n_vae:]
-        self.discriminator_.requires_grad_(False)
-        try:
-            output = self.infer(x_vae, **fit_params)
-            loss, terms = self._loss_and_terms(output, training=True)
-            self.optimizer_.zero_grad(set_to_none=True)
-            loss.backward()
-        finally:
-            self.discriminator_.requires_grad_(True)
-        self.optimizer_.step()
-        d_loss, d_accuracy = self.discriminator_step(output.z, x_other)
-        terms = {**terms, "discriminator_loss": d_loss, "discriminator_accuracy": d_accuracy}
-        return loss, terms, output
-
-    def _eager_train_step(self, batch, **fit_params):
-        self._set_training(True)
-        Xi, _ = unpack_data(batch)
-        # One copy to the device for both halves (host batches, e.g. when the data
-        # is not kept on the device): the discriminator's half is not sent by infer.
-        Xi = to_device(Xi, self.device)
-        n_vae = (len(Xi) + 1) // 2
-        x_vae, x_other = Xi[:n_vae], Xi[n_vae:]
-
-        # 1. VAE update with the TC penalty; the discriminator is frozen.
-        self.discriminator_.requires_grad_(False)
-        try:
-            output = self.infer(x_vae, **fit_params)
-            loss, terms = self._loss_and_terms(output, training=True)
-            values = self._check_finite(loss, terms)
-            self.optimizer_.zero_grad(set_to_none=True)
-            loss.backward()
-        finally:
-            self.discriminator_.requires_grad_(True)
-        self.notify(
-            "on_grad_computed",
-            named_parameters=self.module_.named_parameters(),
-            batch=batch,
-            training=True,
-        )
-        self.optimizer_.step()
-
-        # 2. Discriminator update on detached codes of both batches.
-        d_loss, d_accuracy = self.discriminator_step(output.z, x_other)
-        self._record_terms("train", values)
-        d_terms = {"discriminator_loss": d_loss, "discriminator_accuracy": d_accuracy}
-        self._record_terms("train", self._check_finite(d_loss, d_terms))
-        self.training_steps_ += 1
-        return {"loss": loss.detach(), "y_pred": output}
+        optimizer.step()
+        # Drop the gradients now: nothing else may use them.
+        optimizer.zero_grad(set_to_none=True)
+        return terms
 
 
 class FactorVAE(DisentangledVAE):
@@ -163,17 +141,19 @@ class FactorVAE(DisentangledVAE):
         Adam betas of the discriminator.
     discriminator_hidden_units : tuple of int, default=(1000,) * 6
         Hidden widths of the discriminator MLP (LeakyReLU 0.2).
-    latent_dim, encoder, likelihood, input_shape, hidden_units, lr, batch_size, \
-max_epochs, optimizer, device, random_state, verbose, callbacks, train_split, \
-warm_start, precision, compile, memory_format
+    latent_dim, encoder, decoder, likelihood, input_shape, hidden_units, lr, \
+batch_size, max_epochs, max_steps, optimizer, device, random_state, verbose, callbacks, \
+train_split, validation_fraction, warm_start, precision, compile, memory_format, **kwargs
         As in `BetaVAE`. Each step draws ``2 * batch_size`` rows: ``batch_size``
         for the VAE update and as many for the discriminator.
 
     Attributes
     ----------
     net_ : FactorVAENet
-        The fitted skorch net; ``net_.discriminator_`` and
-        ``net_.optimizer_discriminator_`` are the discriminator and its optimizer.
+        The fitted skorch net; its loss module ``net_.criterion_`` (a
+        `~sklearn_dvae.nn.FactorVAELoss`) owns the discriminator
+        (``net_.criterion_.discriminator``, also ``net_.discriminator_``), and
+        ``net_.optimizer_discriminator_`` is its optimizer.
     history_ : skorch.History
         Per-epoch ``train_loss``, ``train_reconstruction``, ``train_kl``,
         ``train_tc`` (the discriminator's TC estimate), ``train_discriminator_loss``
@@ -196,8 +176,8 @@ warm_start, precision, compile, memory_format
     sample); the discriminator's loss sees detached codes (no gradient leak
     into the encoder); the VAE optimizer holds only encoder and decoder
     parameters; both losses are computed without in-place conflicts.
-    To checkpoint the discriminator too, pass ``f_discriminator`` and
-    ``f_optimizer_discriminator`` to skorch's ``Checkpoint``.
+    To checkpoint the discriminator too, pass ``f_criterion`` (the loss module,
+    which holds it) and ``f_optimizer_discriminator`` to skorch's ``Checkpoint``.
 
     References
     ----------
@@ -222,15 +202,9 @@ warm_start, precision, compile, memory_format
         "discriminator_betas": [tuple, list],
         "discriminator_hidden_units": [tuple, list],
     }
-    _loss_term_names = (
-        "reconstruction",
-        "kl",
-        "tc",
-        "discriminator_loss",
-        "discriminator_accuracy",
-    )
+    _loss_class = FactorVAELoss
     _net_class = FactorVAENet
-    _min_batch_size = 2
+    _structural_hyperparameters = ("discriminator_hidden_units",)
 
     def __init__(
         self,
@@ -238,46 +212,9 @@ warm_start, precision, compile, memory_format
         discriminator_lr=1e-4,
         discriminator_betas=(0.5, 0.9),
         discriminator_hidden_units=(1000,) * 6,
-        *,
-        latent_dim=10,
-        encoder="auto",
-        likelihood="auto",
-        input_shape=None,
-        hidden_units=(256, 256),
-        lr=1e-4,
-        batch_size=64,
-        max_epochs=10,
-        optimizer=torch.optim.Adam,
-        device="auto",
-        random_state=None,
-        verbose=0,
-        callbacks=None,
-        train_split=None,
-        warm_start=False,
-        precision="float32",
-        compile=False,
-        memory_format="contiguous",
+        **kwargs,
     ):
-        super().__init__(
-            latent_dim=latent_dim,
-            encoder=encoder,
-            likelihood=likelihood,
-            input_shape=input_shape,
-            hidden_units=hidden_units,
-            lr=lr,
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            optimizer=optimizer,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            train_split=train_split,
-            warm_start=warm_start,
-            precision=precision,
-            compile=compile,
-            memory_format=memory_format,
-        )
+        super().__init__(**kwargs)
         self.gamma = gamma
         self.discriminator_lr = discriminator_lr
         self.discriminator_betas = discriminator_betas
@@ -298,7 +235,15 @@ warm_start, precision, compile, memory_format
                 f"{self.discriminator_hidden_units!r}."
             )
 
-    def _regularizer(self, output, kl, step):
-        logits = self.net_.discriminator_(output.z)
-        tc = (logits[:, 0] - logits[:, 1]).mean()
-        return kl + self.gamma * tc, {"tc": tc}
+    def _net_params(self):
+        return {
+            "discriminator_lr": self.discriminator_lr,
+            "discriminator_betas": tuple(self.discriminator_betas),
+        }
+
+    def _apply_net_settings(self, net):
+        super()._apply_net_settings(net)
+        for name, value in self._net_params().items():
+            setattr(net, name, value)
+            # The discriminator optimizer's param groups, updated in place.
+            net.set_params(**{name.replace("discriminator_", "optimizer_discriminator__"): value})

@@ -1,7 +1,7 @@
-"""Torch building blocks of the models: networks, likelihoods, divergences, estimators."""
+"""Torch building blocks of the models: networks, loss modules, likelihoods, divergences."""
 
 from .discriminator import Discriminator, permute_dims
-from .divergences import gaussian_kl
+from .divergences import gaussian_kl, kl_to_standard_normal
 from .inverse_wishart import (
     chyvae_regularizer,
     expected_gaussian_kl_under_inverse_wishart,
@@ -11,6 +11,15 @@ from .inverse_wishart import (
     sample_inverse_wishart,
 )
 from .likelihoods import bernoulli_nll, gaussian_nll
+from .losses import (
+    AnnealedVAELoss,
+    BetaTCVAELoss,
+    BetaVAELoss,
+    CHyVAELoss,
+    DIPVAELoss,
+    FactorVAELoss,
+    VAELoss,
+)
 from .networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 from .total_correlation import (
     gaussian_log_density,
@@ -21,6 +30,13 @@ from .total_correlation import (
 from .vae import VAEModule, VAEOutput
 
 __all__ = [
+    "AnnealedVAELoss",
+    "BetaTCVAELoss",
+    "BetaVAELoss",
+    "CHyVAELoss",
+    "DIPVAELoss",
+    "FactorVAELoss",
+    "VAELoss",
     "ConvDecoder",
     "ConvEncoder",
     "Discriminator",
@@ -35,6 +51,7 @@ __all__ = [
     "gaussian_log_density",
     "gaussian_nll",
     "inverse_wishart_kl",
+    "kl_to_standard_normal",
     "log_q_pairs",
     "mss_log_importance_weights",
     "multivariate_digamma",

@@ -1,13 +1,60 @@
-"""Encoder and decoder networks: an MLP for vectors, the standard conv net for 64x64 images.
+"""Encoder and decoder networks: an MLP for vectors, the standard conv net for images.
 
-Encoders output the raw parameters of the posterior (see `VAEModule`).
+Encoders output the raw parameters of the posterior (see `VAEModule` for the
+contract that every encoder and decoder, built in or your own, follows).
 The convolutional pair is the architecture of the large-scale study of Locatello
 et al. (ICML 2019): four 4x4 stride-2 convolutions (32, 32, 64, 64 channels),
 a dense layer of 256 units, and a dense layer of ``2 * latent_dim`` outputs; the
-decoder mirrors it with transposed convolutions.
+decoder mirrors it with transposed convolutions. The study used 64x64 images; the
+same layers take any image whose height and width are multiples of 16 (32x32,
+128x128, ...), the dense layer then reading ``64 * (height / 16) * (width / 16)``
+values.
 """
 
+import copy
+import inspect
+import numbers
+
 from torch import nn
+
+#: Names of the built-in network families.
+BUILT_IN_NETWORKS = ("mlp", "conv")
+
+
+def conv_grid(image_size):
+    """Height and width of the conv networks' last feature map for images of ``image_size``.
+
+    Parameters
+    ----------
+    image_size : int or tuple of int
+        Side of square images, or ``(height, width)``.
+
+    Returns
+    -------
+    grid : tuple of int
+        ``(height // 16, width // 16)``.
+
+    Raises
+    ------
+    ValueError
+        If a side is not a positive multiple of 16.
+
+    Examples
+    --------
+    >>> from sklearn_dvae.nn.networks import conv_grid
+    >>> conv_grid(64), conv_grid((32, 128))
+    ((4, 4), (2, 8))
+    """
+    if isinstance(image_size, numbers.Integral):
+        image_size = (image_size, image_size)
+    height, width = (int(side) for side in image_size)
+    if any(side < 16 or side % 16 for side in (height, width)):
+        raise ValueError(
+            "The conv network halves the image four times: it takes images whose height and "
+            f"width are multiples of 16 (32x32, 64x64, 128x128, ...), got {height}x{width}. "
+            "Use encoder='mlp' or a network of your own (encoder=/decoder= an nn.Module)."
+        )
+    return height // 16, width // 16
 
 
 class MLPEncoder(nn.Module):
@@ -111,7 +158,7 @@ class MLPDecoder(nn.Module):
 
 
 class ConvEncoder(nn.Module):
-    """Convolutional encoder for 64x64 images (Locatello et al., 2019).
+    """Convolutional encoder for images (Locatello et al., 2019, on 64x64).
 
     Parameters
     ----------
@@ -120,6 +167,9 @@ class ConvEncoder(nn.Module):
     n_outputs : int
         Number of posterior parameters (``2 * latent_dim`` for a diagonal
         Gaussian).
+    image_size : int or tuple of int, default=64
+        Side of the square input images, or ``(height, width)``; each a
+        multiple of 16.
 
     Examples
     --------
@@ -129,8 +179,9 @@ class ConvEncoder(nn.Module):
     (2, 20)
     """
 
-    def __init__(self, n_channels, n_outputs):
+    def __init__(self, n_channels, n_outputs, image_size=64):
         super().__init__()
+        grid_height, grid_width = conv_grid(image_size)
         self.net = nn.Sequential(
             nn.Conv2d(n_channels, 32, 4, stride=2, padding=1),
             nn.ReLU(),
@@ -141,7 +192,7 @@ class ConvEncoder(nn.Module):
             nn.Conv2d(64, 64, 4, stride=2, padding=1),
             nn.ReLU(),
             nn.Flatten(),
-            nn.Linear(64 * 4 * 4, 256),
+            nn.Linear(64 * grid_height * grid_width, 256),
             nn.ReLU(),
             nn.Linear(256, n_outputs),
         )
@@ -151,7 +202,7 @@ class ConvEncoder(nn.Module):
 
         Parameters
         ----------
-        x : torch.Tensor of shape (batch_size, n_channels, 64, 64), dtype float32
+        x : torch.Tensor of shape (batch_size, n_channels, height, width), dtype float32
             Prepared images, channels first.
 
         Returns
@@ -163,7 +214,7 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """Transposed-convolution decoder to 64x64 images, the mirror of `ConvEncoder`.
+    """Transposed-convolution decoder to images, the mirror of `ConvEncoder`.
 
     Parameters
     ----------
@@ -171,6 +222,9 @@ class ConvDecoder(nn.Module):
         Number of latent dimensions.
     n_channels : int
         Output channels.
+    image_size : int or tuple of int, default=64
+        Side of the square output images, or ``(height, width)``; each a
+        multiple of 16.
 
     Examples
     --------
@@ -180,14 +234,15 @@ class ConvDecoder(nn.Module):
     (2, 1, 64, 64)
     """
 
-    def __init__(self, latent_dim, n_channels):
+    def __init__(self, latent_dim, n_channels, image_size=64):
         super().__init__()
+        grid_height, grid_width = conv_grid(image_size)
         self.net = nn.Sequential(
             nn.Linear(latent_dim, 256),
             nn.ReLU(),
-            nn.Linear(256, 64 * 4 * 4),
+            nn.Linear(256, 64 * grid_height * grid_width),
             nn.ReLU(),
-            nn.Unflatten(1, (64, 4, 4)),
+            nn.Unflatten(1, (64, grid_height, grid_width)),
             nn.ConvTranspose2d(64, 64, 4, stride=2, padding=1),
             nn.ReLU(),
             nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
@@ -207,7 +262,7 @@ class ConvDecoder(nn.Module):
 
         Returns
         -------
-        decoded : torch.Tensor of shape (batch_size, n_channels, 64, 64)
+        decoded : torch.Tensor of shape (batch_size, n_channels, height, width)
             Outputs of the last transposed convolution (no activation): logits
             for a Bernoulli likelihood, means for a Gaussian.
         """
@@ -235,15 +290,145 @@ def build_networks(architecture, sample_shape, latent_dim, hidden_units, n_encod
     -------
     encoder, decoder : torch.nn.Module
     """
-    if architecture == "conv":
-        n_channels = sample_shape[0]
-        return ConvEncoder(n_channels, n_encoder_outputs), ConvDecoder(latent_dim, n_channels)
-    n_features = 1
-    for size in sample_shape:
-        n_features *= size
-    encoder = MLPEncoder(n_features, n_encoder_outputs, hidden_units)
-    decoder = MLPDecoder(latent_dim, sample_shape, hidden_units)
+    encoder = build_network(
+        architecture,
+        "encoder",
+        sample_shape=sample_shape,
+        latent_dim=latent_dim,
+        n_outputs=n_encoder_outputs,
+        hidden_units=hidden_units,
+    )
+    decoder = build_network(
+        architecture,
+        "decoder",
+        sample_shape=sample_shape,
+        latent_dim=latent_dim,
+        n_outputs=n_encoder_outputs,
+        hidden_units=hidden_units,
+    )
     return encoder, decoder
 
 
-__all__ = ["ConvDecoder", "ConvEncoder", "MLPDecoder", "MLPEncoder", "build_networks"]
+def build_network(spec, role, *, sample_shape, latent_dim, n_outputs, hidden_units, kwargs=None):
+    """Build the encoder or the decoder from its specification.
+
+    Parameters
+    ----------
+    spec : {"mlp", "conv"}, nn.Module subclass or nn.Module instance
+        A built-in family; a class, called with ``kwargs`` (plus ``latent_dim``,
+        ``n_outputs`` and ``input_shape`` for an encoder, ``latent_dim`` and
+        ``output_shape`` for a decoder, each only when its constructor has an
+        argument of that name that ``kwargs`` does not set); or an instance,
+        used as it is (re-created from its class with ``kwargs`` when some are
+        given, as skorch does with ``module__*``).
+    role : {"encoder", "decoder"}
+    sample_shape : tuple of int
+        One sample as the networks see it: ``(n_features,)`` or
+        ``(channels, height, width)``.
+    latent_dim : int
+    n_outputs : int
+        Number of posterior parameters an encoder outputs.
+    hidden_units : tuple of int
+        Hidden widths of the built-in MLP.
+    kwargs : dict or None, default=None
+        The ``encoder__*`` or ``decoder__*`` keywords, without the prefix.
+
+    Returns
+    -------
+    network : torch.nn.Module
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from sklearn_dvae.nn.networks import build_network
+    >>> build_network(nn.Linear, "decoder", sample_shape=(6,), latent_dim=2, n_outputs=4,
+    ...               hidden_units=(), kwargs={"in_features": 2, "out_features": 6})
+    Linear(in_features=2, out_features=6, bias=True)
+    """
+    kwargs = dict(kwargs or {})
+    if isinstance(spec, str):
+        if kwargs:
+            raise ValueError(
+                f"{role}__* keywords ({', '.join(sorted(kwargs))}) configure a network of "
+                f"your own; {role}={spec!r} takes none (its hidden widths are hidden_units)."
+            )
+        return _built_in(spec, role, sample_shape, latent_dim, n_outputs, hidden_units)
+    if isinstance(spec, nn.Module):
+        if not kwargs:
+            return spec
+        spec = type(spec)
+    if not (isinstance(spec, type) and issubclass(spec, nn.Module)):
+        raise TypeError(
+            f"{role} must be 'mlp', 'conv', or a torch.nn.Module class or instance, got {spec!r}."
+        )
+    known = (
+        {"latent_dim": latent_dim, "n_outputs": n_outputs, "input_shape": tuple(sample_shape)}
+        if role == "encoder"
+        else {"latent_dim": latent_dim, "output_shape": tuple(sample_shape)}
+    )
+    accepted = inspect.signature(spec).parameters
+    for name, value in known.items():
+        if name in accepted and name not in kwargs:
+            kwargs[name] = value
+    return spec(**kwargs)
+
+
+def _built_in(family, role, sample_shape, latent_dim, n_outputs, hidden_units):
+    if family == "conv":
+        if len(sample_shape) != 3:
+            raise ValueError(
+                f"The conv network needs images, got samples of shape {tuple(sample_shape)}."
+            )
+        n_channels, height, width = sample_shape
+        if role == "encoder":
+            return ConvEncoder(n_channels, n_outputs, (height, width))
+        return ConvDecoder(latent_dim, n_channels, (height, width))
+    if family != "mlp":
+        raise ValueError(f"Unknown network family {family!r}: use 'mlp' or 'conv'.")
+    if role == "encoder":
+        n_features = 1
+        for size in sample_shape:
+            n_features *= size
+        return MLPEncoder(n_features, n_outputs, hidden_units)
+    return MLPDecoder(latent_dim, sample_shape, hidden_units)
+
+
+def network_name(network):
+    """How an error message names a network: its class name.
+
+    Parameters
+    ----------
+    network : torch.nn.Module or class
+
+    Returns
+    -------
+    name : str
+    """
+    return network.__name__ if isinstance(network, type) else type(network).__name__
+
+
+def copy_network_spec(spec):
+    """A private copy of a network instance (so that training never changes the user's object).
+
+    Parameters
+    ----------
+    spec : str, class or torch.nn.Module
+
+    Returns
+    -------
+    spec : str, class or torch.nn.Module
+        A deep copy of an instance; anything else unchanged.
+    """
+    return copy.deepcopy(spec) if isinstance(spec, nn.Module) else spec
+
+
+__all__ = [
+    "BUILT_IN_NETWORKS",
+    "ConvDecoder",
+    "ConvEncoder",
+    "MLPDecoder",
+    "MLPEncoder",
+    "build_network",
+    "build_networks",
+    "conv_grid",
+]

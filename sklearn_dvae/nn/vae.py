@@ -1,14 +1,16 @@
 """The VAE module shared by all models: input preparation, encoder, sampling, decoder."""
 
+import math
+import warnings
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .divergences import gaussian_kl
+from .divergences import kl_to_standard_normal
 from .likelihoods import bernoulli_nll, gaussian_nll
-from .networks import build_networks
+from .networks import build_network
 
 # Smallest standard deviation on the diagonal of a full-covariance posterior's
 # Cholesky factor: keeps log-determinants and triangular solves finite.
@@ -37,8 +39,7 @@ class VAEOutput(NamedTuple):
     --------
     >>> import torch
     >>> from sklearn_dvae.nn import VAEModule
-    >>> module = VAEModule((6,), latent_dim=2, architecture="mlp",
-    ...                    likelihood="gaussian", hidden_units=(8,))
+    >>> module = VAEModule((6,), latent_dim=2, likelihood="gaussian", hidden_units=(8,))
     >>> out = module(torch.zeros(4, 6))
     >>> out.scale_tril is None, tuple(out.mu.shape)
     (True, (4, 2))
@@ -59,6 +60,19 @@ class VAEModule(nn.Module):
     are converted here, one batch at a time, so that a dataset is never copied
     whole to float.
 
+    **The network contract.** The encoder maps a prepared batch of shape
+    ``(n, *sample_shape)`` (float32, channels first) to the posterior's
+    parameters: for a diagonal posterior a tensor of shape ``(n, 2 * latent_dim)``,
+    the means then the log-variances ``log sigma^2``; for a full-covariance
+    posterior (CHyVAE) a tensor of shape ``(n, latent_dim + latent_dim *
+    (latent_dim + 1) / 2)``, the means then the lower triangle of the Cholesky
+    factor row by row, whose diagonal goes through a softplus. It may instead
+    return a pair ``(means, rest)`` that concatenates to that tensor. The decoder
+    maps latents of shape ``(n, latent_dim)`` to a tensor of shape
+    ``(n, *sample_shape)`` (or ``(n, prod(sample_shape))``, reshaped): the
+    logits of a Bernoulli likelihood, or the means of a unit-variance Gaussian.
+    `check_networks` checks both on a batch.
+
     Parameters
     ----------
     sample_shape : tuple of int
@@ -66,30 +80,38 @@ class VAEModule(nn.Module):
         ``(channels, height, width)``.
     latent_dim : int
         Number of latent dimensions.
-    architecture : {"mlp", "conv"}
-        Network family.
-    likelihood : {"bernoulli", "gaussian"}
-        Decoder likelihood.
+    encoder : {"mlp", "conv"}, nn.Module subclass or instance, default="mlp"
+        The encoder: a built-in family (``"conv"`` for images whose sides are
+        multiples of 16), a class (called with ``encoder_kwargs``, see
+        `~sklearn_dvae.nn.networks.build_network`) or an instance, used as it is.
+    likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
+        Decoder likelihood (used by `mean_of`).
     input_scale : float, default=1.0
         Factor applied to raw inputs (``1 / 255`` for uint8 images).
     channels_last : bool, default=False
         Whether raw image batches are ``(n, height, width, channels)``.
     hidden_units : tuple of int, default=(256, 256)
-        Hidden widths of the MLP networks.
+        Hidden widths of the built-in MLP networks.
     posterior : {"diagonal", "full"}, default="diagonal"
         ``N(mu, diag(exp(logvar)))``, or ``N(mu, L L^T)`` with ``L``
         lower-triangular with a positive diagonal (CHyVAE).
     memory_format : {"contiguous", "channels_last"}, default="contiguous"
-        Memory format of the convolutional networks: ``"channels_last"`` stores
-        the conv weights as ``torch.channels_last`` and `prepare` returns image
-        batches in that format (same shapes, same values). Ignored by the MLP
-        networks. Unrelated to ``channels_last``, the layout of the raw data.
+        Memory format of convolutional networks: ``"channels_last"`` stores
+        their 4-D weights as ``torch.channels_last`` and `prepare` returns image
+        batches in that format (same shapes, same values). Ignored by the
+        built-in MLP. Unrelated to ``channels_last``, the layout of the raw data.
+    decoder : {"mlp", "conv"}, nn.Module subclass or instance, or None, default=None
+        The decoder, as ``encoder``; None mirrors a built-in encoder.
+    encoder_kwargs, decoder_kwargs : dict or None, default=None
+        Keyword arguments of an encoder or decoder class.
+    architecture : {"mlp", "conv"} or None, default=None
+        Deprecated alias of ``encoder`` (with a mirrored decoder).
 
     Examples
     --------
     >>> import torch
     >>> from sklearn_dvae.nn import VAEModule
-    >>> module = VAEModule((6,), latent_dim=2, architecture="mlp",
+    >>> module = VAEModule((6,), latent_dim=2, encoder="mlp",
     ...                    likelihood="gaussian", hidden_units=(8,))
     >>> out = module(torch.zeros(4, 6))
     >>> tuple(out.z.shape), tuple(out.decoded.shape)
@@ -104,39 +126,62 @@ class VAEModule(nn.Module):
         self,
         sample_shape,
         latent_dim,
-        architecture,
-        likelihood,
+        encoder="mlp",
+        likelihood="bernoulli",
         input_scale=1.0,
         channels_last=False,
         hidden_units=(256, 256),
         posterior="diagonal",
         memory_format="contiguous",
+        *,
+        decoder=None,
+        encoder_kwargs=None,
+        decoder_kwargs=None,
+        architecture=None,
     ):
         super().__init__()
+        if architecture is not None:
+            warnings.warn(
+                "VAEModule(architecture=...) is deprecated and will be removed in 0.3; "
+                "use encoder=... (the decoder mirrors a built-in encoder).",
+                FutureWarning,
+                stacklevel=2,
+            )
+            encoder = architecture
         if memory_format not in ("contiguous", "channels_last"):
             raise ValueError(
                 f"memory_format must be 'contiguous' or 'channels_last', got {memory_format!r}."
             )
+        if posterior not in ("diagonal", "full"):
+            raise ValueError(f"posterior must be 'diagonal' or 'full', got {posterior!r}.")
+        if decoder is None:
+            if not isinstance(encoder, str):
+                raise ValueError(
+                    "A network of your own as encoder needs a decoder too: pass decoder=."
+                )
+            decoder = encoder
         self.sample_shape = tuple(sample_shape)
         self.latent_dim = latent_dim
         self.likelihood = likelihood
         self.input_scale = float(input_scale)
         self.channels_last = channels_last
         self.posterior = posterior
-        if posterior == "full":
-            n_outputs = latent_dim + latent_dim * (latent_dim + 1) // 2
-        else:
-            n_outputs = 2 * latent_dim
-        self.encoder, self.decoder = build_networks(
-            architecture, self.sample_shape, latent_dim, hidden_units, n_outputs
-        )
+        self.n_posterior_parameters = n_posterior_parameters(latent_dim, posterior)
+        shared = {
+            "sample_shape": self.sample_shape,
+            "latent_dim": latent_dim,
+            "n_outputs": self.n_posterior_parameters,
+            "hidden_units": tuple(hidden_units),
+        }
+        self.encoder = build_network(encoder, "encoder", kwargs=encoder_kwargs, **shared)
+        self.decoder = build_network(decoder, "decoder", kwargs=decoder_kwargs, **shared)
         self.register_buffer(
             "_tril_indices", torch.tril_indices(latent_dim, latent_dim), persistent=False
         )
         self.memory_format = memory_format
-        if memory_format == "channels_last" and architecture == "conv":
+        if memory_format == "channels_last" and len(self.sample_shape) == 3 and encoder != "mlp":
             self._channels_last_memory = True
-            # Only the 4-D conv weights change format; Module.to keeps the
+            # Only 4-D (conv) weights change format; Module.to keeps the
             # Parameter objects (and the initial values drawn above).
             self.to(memory_format=torch.channels_last)
 
@@ -192,6 +237,8 @@ class VAEModule(nn.Module):
             None for a diagonal posterior.
         """
         raw = self.encoder(x)
+        if isinstance(raw, (tuple, list)):
+            raw = torch.cat(tuple(raw), dim=1)
         d = self.latent_dim
         mu = raw[:, :d]
         if self.posterior == "diagonal":
@@ -236,7 +283,10 @@ class VAEModule(nn.Module):
             Logits of a Bernoulli likelihood or means of a Gaussian one, in the
             networks' layout; see `mean_of` for the expected observation.
         """
-        return self.decoder(z)
+        decoded = self.decoder(z)
+        if decoded.dim() == 2 and len(self.sample_shape) > 1:
+            decoded = decoded.reshape(decoded.shape[0], *self.sample_shape)
+        return decoded
 
     def mean_of(self, decoded):
         """Expected value of the likelihood given the decoder output, in model range.
@@ -365,9 +415,110 @@ class VAEModule(nn.Module):
             The divergence of each sample's posterior, summed over the latent
             dimensions (closed form, for a diagonal or a full covariance).
         """
-        if output.scale_tril is None:
-            return gaussian_kl(output.mu, output.logvar).sum(dim=1)
-        scale_tril, mu = output.scale_tril, output.mu
-        trace = scale_tril.pow(2).sum(dim=(1, 2))
-        log_det = 2.0 * torch.log(torch.diagonal(scale_tril, dim1=1, dim2=2)).sum(dim=1)
-        return 0.5 * (trace + mu.pow(2).sum(dim=1) - mu.shape[1] - log_det)
+        return kl_to_standard_normal(output.mu, output.logvar, output.scale_tril)
+
+    @torch.no_grad()
+    def check_networks(self, x, encoder_name="encoder", decoder_name="decoder"):
+        """Run the encoder and the decoder once and check their outputs against the contract.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, ...)
+            A few raw samples (see `prepare`).
+        encoder_name, decoder_name : str
+            How the error messages name the networks (e.g. their class names).
+
+        Raises
+        ------
+        ValueError
+            If a network fails on its input or returns an output of another shape
+            than the contract's; the message names the network, the expected
+            shape and the actual one.
+        """
+        x = self.prepare(x)
+        n, d, n_params = x.shape[0], self.latent_dim, self.n_posterior_parameters
+        meaning = (
+            "the means, then the log-variances"
+            if self.posterior == "diagonal"
+            else "the means, then the lower triangle of the Cholesky factor, row by row"
+        )
+        raw = _run_network(self.encoder, x, "encoder", encoder_name)
+        shapes = (
+            [tuple(part.shape) if torch.is_tensor(part) else type(part).__name__ for part in raw]
+            if isinstance(raw, (tuple, list))
+            else None
+        )
+        if shapes is not None:
+            ok = (
+                len(raw) == 2
+                and all(torch.is_tensor(part) and part.dim() == 2 for part in raw)
+                and shapes[0] == (n, d)
+                and shapes[1] == (n, n_params - d)
+            )
+            actual = f"a sequence of {shapes}"
+        else:
+            ok = torch.is_tensor(raw) and tuple(raw.shape) == (n, n_params)
+            actual = tuple(raw.shape) if torch.is_tensor(raw) else type(raw).__name__
+        if not ok:
+            raise ValueError(
+                f"The encoder {encoder_name} must return the posterior's parameters for a "
+                f"batch of shape {tuple(x.shape)}: a tensor of shape {(n, n_params)} "
+                f"({meaning}, for latent_dim={d}) or a pair of tensors of shapes {(n, d)} "
+                f"and {(n, n_params - d)}; it returned {actual}."
+            )
+        z = torch.zeros(n, d, dtype=x.dtype, device=x.device)
+        decoded = _run_network(self.decoder, z, "decoder", decoder_name)
+        expected = (n, *self.sample_shape)
+        flat = (n, math.prod(self.sample_shape))
+        actual = tuple(decoded.shape) if torch.is_tensor(decoded) else type(decoded).__name__
+        if actual not in (expected, flat):
+            what = "logits" if self.likelihood == "bernoulli" else "means"
+            raise ValueError(
+                f"The decoder {decoder_name} must return the likelihood's {what} for latents "
+                f"of shape {(n, d)}: a tensor of shape {expected}"
+                + (f" (or {flat})" if flat != expected else "")
+                + f"; it returned {actual}."
+            )
+        for name, out in (("encoder", raw), ("decoder", decoded)):
+            parts = out if isinstance(out, (tuple, list)) else (out,)
+            if not all(part.is_floating_point() for part in parts):
+                raise ValueError(
+                    f"The {name} {encoder_name if name == 'encoder' else decoder_name} must "
+                    f"return floating-point tensors, got {[str(p.dtype) for p in parts]}."
+                )
+
+
+def n_posterior_parameters(latent_dim, posterior):
+    """Number of posterior parameters an encoder outputs.
+
+    Parameters
+    ----------
+    latent_dim : int
+    posterior : {"diagonal", "full"}
+
+    Returns
+    -------
+    n : int
+        ``2 * latent_dim`` (means and log-variances), or ``latent_dim +
+        latent_dim * (latent_dim + 1) / 2`` (means and a Cholesky factor).
+
+    Examples
+    --------
+    >>> from sklearn_dvae.nn.vae import n_posterior_parameters
+    >>> n_posterior_parameters(10, "diagonal"), n_posterior_parameters(10, "full")
+    (20, 65)
+    """
+    if posterior == "full":
+        return latent_dim + latent_dim * (latent_dim + 1) // 2
+    return 2 * latent_dim
+
+
+def _run_network(network, inputs, role, name):
+    try:
+        return network(inputs)
+    except Exception as error:  # a user's network: report what it was given
+        raise ValueError(
+            f"The {role} {name} failed on a batch of shape {tuple(inputs.shape)} "
+            f"({'prepared samples' if role == 'encoder' else 'latents'}): "
+            f"{type(error).__name__}: {error}"
+        ) from error
