@@ -25,6 +25,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from torch import nn
 
 from sklearn_dvae import BetaVAE
+from sklearn_dvae.metrics import mig_score
 from sklearn_dvae.plotting import plot_latent_traversals, plot_reconstructions
 
 
@@ -84,20 +85,18 @@ vae = BetaVAE(
     random_state=0,
 ).fit(X)
 Z = vae.transform(X)
-kl = np.asarray(vae.history_[-1]["train_kl_per_latent"])
-print("KL per latent (nats):", np.round(kl, 2))
-# The two active latents follow the square's row and column.
-active = np.argsort(kl)[::-1][:2]
-correlation = np.corrcoef(np.column_stack([Z[:, active], factors]), rowvar=False)[:2, 2:]
-print("|correlation| of the two most active latents with (row, column):")
-print(np.round(np.abs(correlation), 2))
+print("codes:", Z.shape, Z.dtype)
+print("KL per latent over the last epoch (nats):", vae.history_[-1]["train_kl_per_latent"])
+# How far each factor has a latent of its own: 1 is one latent per factor, 0 none.
+print(f"MIG: {mig_score(Z, factors):.3f}")
 
 # %%
 plot_reconstructions(vae, X, n=8, random_state=0)
 
 # %%
-# Each row sweeps one latent, most informative first: the square moves along one
-# axis per row, and the inactive latents change nothing.
+# Each row sweeps one latent, the one with the largest KL first. A disentangled
+# model would move the square along one axis per row; this small, unsearched one
+# mixes them, which is what the metrics and a search over ``beta`` are for.
 plot_latent_traversals(vae, X, n_latents=4)
 
 # %%
@@ -105,9 +104,16 @@ plot_latent_traversals(vae, X, n_latents=4)
 # ------------------------------------
 # ``encoder__channels`` is a parameter like any other: ``GridSearchCV`` clones the
 # estimator with each value (here scored by the evidence lower bound, ``score``).
+# Trained on half of the images for the same 30 epochs, the narrow candidates
+# collapse to the prior (their codes carry nothing); ``fit`` says so with a
+# ``ConvergenceWarning`` naming each latent's KL.
 search = GridSearchCV(
-    vae.set_params(max_epochs=5),
+    vae,
     {"encoder__channels": [4, 16], "decoder__channels": [4, 16]},
     cv=KFold(2, shuffle=True, random_state=0),
 ).fit(X)
-print(search.best_params_)
+for params, score in zip(
+    search.cv_results_["params"], search.cv_results_["mean_test_score"], strict=True
+):
+    print(params, f"test ELBO {score:.1f}")
+print("best:", search.best_params_)

@@ -152,6 +152,9 @@ class VAENet(NeuralNet):
     #: Per-batch records kept in the history for each finished epoch (evenly
     #: spaced, the last included): the history of a 300,000-step run stays small.
     max_batch_records = 100
+    #: Training batches per epoch (evenly spaced) whose KL per latent goes into
+    #: ``train_kl_per_latent``; a diagnostic needs no more, and each costs a few ops.
+    latent_kl_batches = 32
 
     def __init__(
         self,
@@ -474,6 +477,7 @@ class VAENet(NeuralNet):
             epochs = math.ceil(steps / per_epoch) if per_epoch else 0
             self.planned_steps_ = min(steps, epochs * per_epoch)
         remaining = self.planned_steps_
+        self._latent_kl_stride = max(1, per_epoch // self.latent_kl_batches)
         for _ in range(epochs):
             self.notify("on_epoch_begin", **on_epoch_kwargs)
             batches = (
@@ -575,7 +579,8 @@ class VAENet(NeuralNet):
             step = captured(batch, **fit_params)
         else:
             step, _ = self.step_body(batch, **fit_params)
-        self._accumulate_latent_kl(step["y_pred"])
+        if self.training_steps_ % self.__dict__.get("_latent_kl_stride", 1) == 0:
+            self._accumulate_latent_kl(step["y_pred"])
         self.training_steps_ += 1
         return step
 
@@ -712,7 +717,8 @@ class VAENet(NeuralNet):
         Recording the step counter lets a run restored from a checkpoint's history
         resume it (see `load_params`), which schedules such as the capacity
         annealing depend on; ``train_kl_per_latent`` is the mean KL of each latent
-        over the epoch's training batches (the estimators' collapse diagnostic).
+        over the epoch's training batches (at most `latent_kl_batches` of them,
+        evenly spaced: the estimators' collapse diagnostic).
 
         Parameters
         ----------
