@@ -1,4 +1,4 @@
-"""Vectorised sampling of rows that share one factor's value, for the intervention metrics.
+"""Sampling of rows that share a factor's value, in bounded memory, for the intervention metrics.
 
 The beta-VAE and FactorVAE scores need batches in which one factor is held fixed while
 the others vary. disentanglement_lib draws fresh factors from the generative model and
@@ -11,7 +11,52 @@ conditional distribution given ``factor = v``, which is what the generator provi
 
 import numpy as np
 
-__all__ = ["FactorGroups"]
+__all__ = ["FactorGroups", "MEMORY_BUDGET", "check_memory", "draws_per_chunk"]
+
+# Points (beta-VAE) and votes (FactorVAE) are drawn with replacement, so the pool does
+# not bound how many a call may ask for; memory does. The budget is far above what the
+# published sizes need; a request beyond it is refused before anything is allocated.
+MEMORY_BUDGET = 4 * 2**30
+# Points or votes are drawn in chunks of MAX_CHUNK, or fewer where a chunk's batch rows
+# would take more than CHUNK_BYTES: wide codes and large batches take more, smaller
+# chunks instead of more memory.
+MAX_CHUNK = 2048
+CHUNK_BYTES = 2**28
+
+
+def bytes_per_batch_row(n_latents):
+    """Peak bytes that one drawn batch row takes while its chunk is processed.
+
+    Its row indices and the random numbers that pick them (about six int64 or float64
+    values), and three copies of its latents (the gathered rows, their difference or
+    scaled copy).
+    """
+    return 8 * (3 * n_latents + 6)
+
+
+def draws_per_chunk(batch_size, n_latents):
+    """Points or votes drawn together: ``MAX_CHUNK``, fewer to stay within ``CHUNK_BYTES``."""
+    fitting = CHUNK_BYTES // (batch_size * bytes_per_batch_row(n_latents))
+    return int(max(1, min(MAX_CHUNK, fitting)))
+
+
+def check_memory(*, metric, n_train, n_eval, batch_size, n_latents, bytes_per_draw, drawn):
+    """Raise a ``ValueError`` if the draws would take more than ``MEMORY_BUDGET``.
+
+    ``bytes_per_draw`` is what each point or vote keeps to the end (a feature vector
+    and a label, or a held factor and an anchor row); one chunk of batch rows comes on
+    top. ``drawn`` names the draws in the message ("points", "votes").
+    """
+    chunk = min(draws_per_chunk(batch_size, n_latents), max(n_train, n_eval))
+    needed = (n_train + n_eval) * bytes_per_draw
+    needed += chunk * batch_size * bytes_per_batch_row(n_latents)
+    if needed > MEMORY_BUDGET:
+        raise ValueError(
+            f"{metric}: n_train={n_train}, n_eval={n_eval} and batch_size={batch_size} on "
+            f"{n_latents} latents would need about {needed / 2**30:,.1f} GiB for the "
+            f"{drawn} drawn, more than the {MEMORY_BUDGET // 2**30} GiB allowed; lower "
+            "n_train, n_eval or batch_size."
+        )
 
 
 class FactorGroups:

@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 __all__ = [
     "POSITIVE_INT",
+    "INT_AT_LEAST_TWO",
     "validate_metric_params",
     "check_representation",
     "check_representation_and_factors",
@@ -22,6 +23,9 @@ __all__ = [
 
 
 POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+# Sizes of a set of rows that a metric estimates something on (a variance, a train or
+# test set): one row is never enough.
+INT_AT_LEAST_TWO = Interval(Integral, 2, None, closed="left")
 
 # validate_params' constraints of the arguments that several metrics share.
 _SHARED_CONSTRAINTS = {
@@ -333,17 +337,25 @@ def draw_rows(n_rows, n_draws, random_state):
 def split_rows(n_rows, n_train, n_test, random_state, *, metric, min_each=2):
     """Disjoint random train and test row indices.
 
-    When the pool holds fewer than ``n_train + n_test`` rows, it is split in the
-    proportion ``n_train : n_test``, so a small held-out fold still gives both sets.
+    ``n_train`` and ``n_test`` are at least ``min_each`` (the metrics' parameter
+    validation sees to it). When the pool holds fewer than ``n_train + n_test`` rows,
+    it is split in the proportion ``n_train : n_test``, so a small held-out fold still
+    gives both sets; a ``ValueError`` naming the request is raised when that leaves
+    either set fewer than ``min_each`` rows.
     """
     if n_rows < n_train + n_test:
+        requested = n_train, n_test
         n_train = int(round(n_rows * n_train / (n_train + n_test)))
         n_test = n_rows - n_train
-    if n_train < min_each or n_test < min_each:
-        raise ValueError(
-            f"{metric}: needs at least {2 * min_each} samples to split into train and "
-            f"test sets, got {n_rows}."
-        )
+        if min(n_train, n_test) < min_each:
+            smaller, size = ("train", n_train) if n_train < min_each else ("test", n_test)
+            raise ValueError(
+                f"{metric}: n_train={requested[0]} and n_test={requested[1]} ask for "
+                f"{sum(requested)} rows, more than the {n_rows} in Z; split in that "
+                f"proportion, the {smaller} set would get {size} "
+                f"row{'' if size == 1 else 's'} and each set needs at least {min_each}. "
+                "Lower n_train or n_test, or pass more rows."
+            )
     order = _distinct_rows(n_rows, n_train + n_test, random_state)
     return order[:n_train], order[n_train:]
 

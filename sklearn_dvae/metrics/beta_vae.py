@@ -12,8 +12,9 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods
 
-from ._sampling import FactorGroups
+from ._sampling import FactorGroups, check_memory, draws_per_chunk
 from ._utils import (
+    INT_AT_LEAST_TWO,
     POSITIVE_INT,
     as_random_state,
     check_representation_and_factors,
@@ -23,17 +24,13 @@ from ._utils import (
 
 __all__ = ["beta_vae_score"]
 
-# Votes are generated in chunks so that the (chunk, batch_size, n_latents) gather stays
-# small (about 10 MB for 10 latents) whatever n_train is.
-_CHUNK = 2048
-
 
 # The user's classifier is a scikit-learn estimator: its own parameters get validated
 # when it is fitted.
 @validate_metric_params(
     {
         "batch_size": [POSITIVE_INT],
-        "n_train": [POSITIVE_INT],
+        "n_train": [INT_AT_LEAST_TWO],
         "n_eval": [POSITIVE_INT],
         "classifier": [HasMethods(["fit", "predict"]), None],
     },
@@ -70,9 +67,13 @@ def beta_vae_score(
     batch_size : int, default=64
         Number of pairs averaged into one point.
     n_train : int, default=10_000
-        Number of points to train the classifier on.
+        Number of points to train the classifier on (at least 2). A ``ValueError``
+        says so when they all happen to hold the same factor.
     n_eval : int, default=5_000
-        Number of points to evaluate it on.
+        Number of points to evaluate it on. Points are drawn with replacement, so
+        ``n_train``, ``n_eval`` and ``batch_size`` are bounded by memory instead of
+        by the pool: a request whose points would take more than 4 GiB is refused
+        with a ``ValueError`` before anything is drawn.
     classifier : sklearn classifier or None, default=None
         Classifier to clone and fit; ``None`` means
         ``LogisticRegression(solver="newton-cholesky")``, the reference's model
@@ -134,6 +135,15 @@ def beta_vae_score(
     """
     metric = "beta_vae_score"
     Z, factors = check_representation_and_factors(Z, factors, metric=metric)
+    check_memory(
+        metric=metric,
+        n_train=n_train,
+        n_eval=n_eval,
+        batch_size=batch_size,
+        n_latents=Z.shape[1],
+        bytes_per_draw=8 * (Z.shape[1] + 1),  # a feature vector and a label
+        drawn="points",
+    )
     codes, n_classes, used, _ = encode_factors(
         factors, continuous_factors=continuous_factors, n_bins=n_bins, metric=metric
     )
@@ -151,6 +161,12 @@ def beta_vae_score(
 
     groups = FactorGroups(codes, n_classes)
     train_points, train_labels = _sample_points(Z, groups, batch_size, n_train, rng)
+    if np.all(train_labels == train_labels[0]):
+        raise ValueError(
+            f"{metric}: the n_train={n_train} training points all hold factor "
+            f"{used[train_labels[0]]}, so the classifier would see a single class; "
+            "raise n_train."
+        )
     eval_points, eval_labels = _sample_points(Z, groups, batch_size, n_eval, rng)
     model.fit(train_points, used[train_labels])
     train_accuracy = float(np.mean(model.predict(train_points) == used[train_labels]))
@@ -170,8 +186,11 @@ def _sample_points(Z, groups, batch_size, n_points, rng):
     """Feature vectors (mean absolute pair differences) and held-factor labels."""
     labels = rng.randint(groups.n_factors, size=n_points)
     points = np.empty((n_points, Z.shape[1]))
-    for start in range(0, n_points, _CHUNK):
-        stop = min(start + _CHUNK, n_points)
+    # In chunks, so that the (chunk, batch_size, n_latents) gather stays small whatever
+    # n_points is.
+    chunk = draws_per_chunk(batch_size, Z.shape[1])
+    for start in range(0, n_points, chunk):
+        stop = min(start + chunk, n_points)
         held = np.broadcast_to(labels[start:stop, np.newaxis], (stop - start, batch_size))
         first = rng.randint(groups.n_samples, size=held.shape)
         second = groups.same_value_rows(held, first, None, rng)

@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from ._solvers import BoostedTrees
 from ._utils import (
-    POSITIVE_INT,
+    INT_AT_LEAST_TWO,
     as_random_state,
     check_representation_and_factors,
     encode_factors,
@@ -35,8 +35,8 @@ __all__ = ["dci_score", "dci_from_importance_matrix"]
 
 @validate_metric_params(
     {
-        "n_train": [POSITIVE_INT],
-        "n_test": [POSITIVE_INT],
+        "n_train": [INT_AT_LEAST_TWO],
+        "n_test": [INT_AT_LEAST_TWO],
         "importance": [StrOptions({"fast_gbt", "gbt", "hist_gbt", "lasso"})],
         "alpha": [Interval(Real, 0, None, closed="neither")],
     }
@@ -72,8 +72,9 @@ def dci_score(
     factors : array-like of shape (n_samples, n_factors) or (n_samples,)
         Ground-truth factor values of the same rows.
     n_train, n_test : int, default=10_000 and 5_000
-        Sizes of the disjoint random train and test sets. A smaller pool is split in
-        the same proportion.
+        Sizes of the disjoint random train and test sets, at least 2 each. A smaller
+        pool is split in the same proportion; a ``ValueError`` names the request when
+        that would leave either set fewer than 2 rows.
     importance : {"fast_gbt", "gbt", "hist_gbt", "lasso"}, default="fast_gbt"
         The per-factor predictors and their importances. ``"fast_gbt"``: the
         reference's predictors, scikit-learn's ``GradientBoostingClassifier()``

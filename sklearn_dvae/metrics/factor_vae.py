@@ -6,13 +6,14 @@ Disentangled Representations", ICML 2019.
 """
 
 import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ._sampling import FactorGroups
+from ._sampling import FactorGroups, check_memory, draws_per_chunk
 from ._utils import (
+    INT_AT_LEAST_TWO,
     POSITIVE_INT,
     as_random_state,
     check_representation_and_factors,
@@ -23,15 +24,13 @@ from ._utils import (
 
 __all__ = ["factor_vae_score"]
 
-_CHUNK = 2048
-
 
 @validate_metric_params(
     {
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "batch_size": [INT_AT_LEAST_TWO],
         "n_train": [POSITIVE_INT],
         "n_eval": [POSITIVE_INT],
-        "n_variance_estimate": [Interval(Integral, 2, None, closed="left")],
+        "n_variance_estimate": [INT_AT_LEAST_TWO],
         "prune_threshold": [Interval(Real, 0, None, closed="left")],
     }
 )
@@ -69,7 +68,10 @@ def factor_vae_score(
     n_train : int, default=10_000
         Number of votes that build the classifier.
     n_eval : int, default=5_000
-        Number of votes it is evaluated on.
+        Number of votes it is evaluated on. Votes are drawn with replacement, so
+        ``n_train``, ``n_eval`` and ``batch_size`` are bounded by memory instead of
+        by the pool: a request whose votes would take more than 4 GiB is refused
+        with a ``ValueError`` before anything is drawn.
     n_variance_estimate : int, default=10_000
         Number of rows (drawn without replacement; all rows if fewer) on which the
         global standard deviation of each latent is estimated.
@@ -135,6 +137,15 @@ def factor_vae_score(
     """
     metric = "factor_vae_score"
     Z, factors = check_representation_and_factors(Z, factors, metric=metric)
+    check_memory(
+        metric=metric,
+        n_train=n_train,
+        n_eval=n_eval,
+        batch_size=batch_size,
+        n_latents=Z.shape[1],
+        bytes_per_draw=16,  # a held factor and an anchor row
+        drawn="votes",
+    )
     codes, n_classes, used, _ = encode_factors(
         factors, continuous_factors=continuous_factors, n_bins=n_bins, metric=metric
     )
@@ -204,8 +215,11 @@ def _vote_matrix(Z, active_index, active_std, groups, batch_size, n_votes, rng):
     counts = np.zeros(n_latents * n_factors, dtype=np.int64)
     held = rng.randint(n_factors, size=n_votes)
     anchors = rng.randint(groups.n_samples, size=n_votes)
-    for start in range(0, n_votes, _CHUNK):
-        stop = min(start + _CHUNK, n_votes)
+    # In chunks, so that the (chunk, batch_size, n_latents) batches stay small; the
+    # random numbers are drawn in the same order whatever the chunk.
+    chunk = draws_per_chunk(batch_size, n_latents)
+    for start in range(0, n_votes, chunk):
+        stop = min(start + chunk, n_votes)
         rows = groups.same_value_rows(held[start:stop], anchors[start:stop], batch_size, rng)
         # Only the batch rows are gathered and scaled, never the whole pool.
         batch = np.take(Z, rows, axis=0)

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._utils import (
-    POSITIVE_INT,
+    INT_AT_LEAST_TWO,
     as_random_state,
     check_representation_and_factors,
     draw_rows,
@@ -25,7 +25,7 @@ __all__ = ["irs_score"]
 
 @validate_metric_params(
     {
-        "n_samples": [POSITIVE_INT, None],
+        "n_samples": [INT_AT_LEAST_TWO, None],
         "diff_quantile": [Interval(Real, 0, 1, closed="both")],
     }
 )
@@ -57,8 +57,8 @@ def irs_score(
     factors : array-like of shape (n_samples, n_factors) or (n_samples,)
         Ground-truth factor values of the same rows.
     n_samples : int or None, default=10_000
-        Number of rows (drawn without replacement) to compute the score on; all rows
-        if None or if the pool is smaller.
+        Number of rows (at least 2, drawn without replacement) to compute the score
+        on; all rows if None or if the pool is smaller.
     diff_quantile : float, default=0.99
         Quantile of the within-group deviations; 1.0 is the paper's maximum.
     continuous_factors : "auto", bool or array-like of bool, default="auto"

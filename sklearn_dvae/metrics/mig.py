@@ -9,7 +9,7 @@ Representations", ICML 2019.
 import numpy as np
 
 from ._utils import (
-    POSITIVE_INT,
+    INT_AT_LEAST_TWO,
     as_random_state,
     check_representation_and_factors,
     draw_rows,
@@ -23,7 +23,7 @@ from ._utils import (
 __all__ = ["mig_score"]
 
 
-@validate_metric_params({"n_samples": [POSITIVE_INT, None]})
+@validate_metric_params({"n_samples": [INT_AT_LEAST_TWO, None]})
 def mig_score(
     Z,
     factors,
@@ -49,8 +49,8 @@ def mig_score(
     factors : array-like of shape (n_samples, n_factors) or (n_samples,)
         Ground-truth factor values of the same rows.
     n_samples : int or None, default=10_000
-        Number of rows (drawn without replacement) to compute the mutual information
-        on; all rows if None or if the pool is smaller. The plug-in estimator is biased
+        Number of rows (at least 2, drawn without replacement) to compute the mutual
+        information on; all rows if None or if the pool is smaller. The plug-in estimator is biased
         upwards by about ``(n_bins - 1) (n_classes - 1) / (2 n_samples)`` nats, so
         compare MIG values computed on equal numbers of rows.
     n_bins : int, default=20

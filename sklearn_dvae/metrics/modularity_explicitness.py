@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from ._solvers import LBFGSLogisticRegression
 from ._utils import (
-    POSITIVE_INT,
+    INT_AT_LEAST_TWO,
     as_random_state,
     check_representation_and_factors,
     encode_factors,
@@ -33,8 +33,8 @@ __all__ = ["modularity_explicitness_score"]
 # when it is fitted.
 @validate_metric_params(
     {
-        "n_train": [POSITIVE_INT],
-        "n_test": [POSITIVE_INT],
+        "n_train": [INT_AT_LEAST_TWO],
+        "n_test": [INT_AT_LEAST_TWO],
         "classifier": [HasMethods(["fit", "predict_proba"]), None],
     },
     prefer_skip_nested_validation=False,
@@ -69,8 +69,9 @@ def modularity_explicitness_score(
     factors : array-like of shape (n_samples, n_factors) or (n_samples,)
         Ground-truth factor values of the same rows; at least two that vary.
     n_train, n_test : int, default=10_000 and 5_000
-        Sizes of the disjoint random train and test sets. A smaller pool is split in
-        the same proportion.
+        Sizes of the disjoint random train and test sets, at least 2 each. A smaller
+        pool is split in the same proportion; a ``ValueError`` names the request when
+        that would leave either set fewer than 2 rows.
     n_bins : int, default=20
         Number of bins per latent (and per continuous factor).
     classifier : sklearn classifier with predict_proba, or None, default=None

@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._solvers import OneFeatureLinearSVC, SortedColumns
 from ._utils import (
-    POSITIVE_INT,
+    INT_AT_LEAST_TWO,
     as_random_state,
     check_representation_and_factors,
     encode_factors,
@@ -27,8 +27,8 @@ __all__ = ["sap_score"]
 
 @validate_metric_params(
     {
-        "n_train": [POSITIVE_INT],
-        "n_test": [POSITIVE_INT],
+        "n_train": [INT_AT_LEAST_TWO],
+        "n_test": [INT_AT_LEAST_TWO],
         "discrete_score": [StrOptions({"accuracy", "balanced_accuracy"})],
         "C": [Interval(Real, 0, None, closed="neither")],
         "solver": [StrOptions({"newton", "liblinear"})],
@@ -64,8 +64,9 @@ def sap_score(
     factors : array-like of shape (n_samples, n_factors) or (n_samples,)
         Ground-truth factor values of the same rows.
     n_train, n_test : int, default=10_000 and 5_000
-        Sizes of the disjoint random train and test sets. A smaller pool is split in
-        the same proportion.
+        Sizes of the disjoint random train and test sets, at least 2 each. A smaller
+        pool is split in the same proportion; a ``ValueError`` names the request when
+        that would leave either set fewer than 2 rows.
     continuous_factors : "auto", bool or array-like of bool, default="auto"
         Factors scored by R^2 instead of classification accuracy. ``"auto"`` picks
         floating-point columns with non-integer values and more than ``n_bins``

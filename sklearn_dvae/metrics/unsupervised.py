@@ -9,7 +9,7 @@ histogram-discretised values) of the representation.
 import numpy as np
 
 from ._utils import (
-    POSITIVE_INT,
+    INT_AT_LEAST_TWO,
     as_random_state,
     check_representation,
     check_representation_and_factors,
@@ -27,7 +27,10 @@ __all__ = [
 
 
 # factors: None, or the y that a scorer passes through (see _sample).
-_UNSUPERVISED_CONSTRAINTS = {"factors": ["array-like", None], "n_samples": [POSITIVE_INT, None]}
+_UNSUPERVISED_CONSTRAINTS = {
+    "factors": ["array-like", None],
+    "n_samples": [INT_AT_LEAST_TWO, None],
+}
 
 
 def _sample(Z, factors, n_samples, random_state, metric, min_samples=2):
@@ -63,8 +66,8 @@ def gaussian_total_correlation(
     factors : array-like or None, default=None
         Ignored (accepted so that scorers can pass ``y``); only its row count is checked.
     n_samples : int or None, default=10_000
-        Number of rows (drawn without replacement) to estimate the covariance on; all
-        rows if None or if there are fewer.
+        Number of rows (at least 2, drawn without replacement) to estimate the
+        covariance on; all rows if None or if there are fewer.
     random_state : int, RandomState instance or None, default=None
         Seed of the row subsample.
     return_details : bool, default=False
@@ -120,7 +123,8 @@ def gaussian_wasserstein_correlation(
     factors : array-like or None, default=None
         Ignored (accepted so that scorers can pass ``y``); only its row count is checked.
     n_samples : int or None, default=10_000
-        Number of rows (drawn without replacement) to estimate the covariance on.
+        Number of rows (at least 2, drawn without replacement) to estimate the
+        covariance on; all rows if None or if there are fewer.
     normalize : bool, default=False
         Divide by ``tr C`` (the reference's ``gaussian_wasserstein_correlation_norm``).
     random_state : int, RandomState instance or None, default=None
@@ -184,7 +188,8 @@ def latent_mutual_info_score(
     factors : array-like or None, default=None
         Ignored (accepted so that scorers can pass ``y``); only its row count is checked.
     n_samples : int or None, default=10_000
-        Number of rows (drawn without replacement) to compute it on.
+        Number of rows (at least 2, drawn without replacement) to compute it on; all
+        rows if None or if there are fewer.
     n_bins : int, default=20
         Number of equal-width bins per latent.
     random_state : int, RandomState instance or None, default=None

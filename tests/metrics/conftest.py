@@ -24,3 +24,11 @@ def identity_data():
     rng = np.random.default_rng(0)
     factors = rng.integers(0, 8, size=(3000, 6))
     return factors.astype(np.float64), factors
+
+
+@pytest.fixture(scope="session")
+def small_pool():
+    """200 rows of two factors with 3 values each, and a noisy copy of them as codes."""
+    rng = np.random.default_rng(0)
+    factors = rng.integers(0, 3, size=(200, 2))
+    return factors + 0.1 * rng.standard_normal((200, 2)), factors
