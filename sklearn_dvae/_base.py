@@ -11,6 +11,7 @@ passes settings down to the net, from one place (`_net_settings`) before every
 import copy
 import inspect
 import numbers
+import pickle
 import warnings
 from contextlib import contextmanager
 
@@ -24,11 +25,13 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.dataset import ValidSplit
 from torch import nn
 
-from ._batching import read_rows, to_tensor_batch
+from ._batching import read_rows, to_tensor_batch, value_range
 from ._callbacks import check_callbacks_have_validation
 from ._input import (
     check_input,
+    describe_encoding,
     is_standard_image,
+    resolve_call_scale,
     resolve_input_scale,
     resolve_layout,
     resolve_likelihood,
@@ -231,7 +234,7 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "hidden_units": [tuple, list],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_steps": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "optimizer": [type],
         "device": [str, None],
@@ -426,8 +429,41 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             has_validation=self.train_split is not None or self.validation_fraction is not None,
             owner=type(self).__name__,
         )
+        self._check_device()
         if self.compile == "cuda-graph":
             self._check_cuda_graph_options()
+
+    def _check_device(self):
+        """Refuse a device that does not exist here, naming what does."""
+        if self.device in (None, "auto"):
+            return
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError, ValueError) as error:
+            raise ValueError(
+                f"device={self.device!r} is not a torch device: use 'auto', 'cpu' or 'cuda' "
+                "(or 'cuda:0', 'cuda:1', ...)."
+            ) from error
+        available = "; none is available here" if not torch.cuda.is_available() else ""
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ValueError(
+                    f"device={self.device!r} needs a CUDA GPU{available} (torch "
+                    f"{torch.__version__}). Use device='auto' (a GPU when present) or 'cpu'."
+                )
+            if device.index is not None and device.index >= torch.cuda.device_count():
+                raise ValueError(
+                    f"device={self.device!r}: there are {torch.cuda.device_count()} CUDA "
+                    f"device(s) here, numbered from 0."
+                )
+        elif device.type == "mps":
+            if not torch.backends.mps.is_available():
+                raise ValueError(f"device={self.device!r}: MPS is not available here.")
+        elif device.type != "cpu":
+            raise ValueError(
+                f"device={self.device!r}: training needs a device that holds data ('cpu', "
+                f"'cuda' or 'mps'), not {device.type!r}."
+            )
 
     @property
     def _min_batch_size(self):
@@ -579,7 +615,6 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             "input_shape",
             "memory_format",
             "optimizer",
-            "device",
             "random_state",
             *self._structural_hyperparameters,
         )
@@ -595,6 +630,12 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if fitted is None:
             return
         current = self._structure()
+        device = torch.device(self._resolve_device())
+        held = torch.device(self.net_.device)
+        if device.type != held.type or (
+            device.index is not None and held.index is not None and device.index != held.index
+        ):
+            fitted, current = {**fitted, "device": str(held)}, {**current, "device": str(device)}
         changed = sorted(
             name
             for name in set(fitted) | set(current)
@@ -659,8 +700,18 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = self._check_X(X, reset=True)
         self._check_n_samples(X)
         sample_shape, image_shape, channels_last = resolve_layout(X, self.input_shape)
-        input_scale = resolve_input_scale(X)
-        likelihood = resolve_likelihood(X, self.likelihood)
+        values = value_range(X)
+        input_scale = resolve_input_scale(X, values)
+        if X.dtype == np.uint8 and 1 < values[1] < 16:
+            warnings.warn(
+                f"uint8 X ranges over [{values[0]:g}, {values[1]:g}]: it is read as grey levels "
+                f"0-255 (scaled by 1/255, so {values[1]:g} is nearly black). If X holds 0/1 "
+                "images with a few stray values, clip them (np.minimum(X, 1)); if its values "
+                "mean something else, pass floats.",
+                UserWarning,
+                stacklevel=3,
+            )
+        likelihood = resolve_likelihood(X, self.likelihood, values)
         encoder, decoder = self._resolve_networks(image_shape, sample_shape)
         device = self._resolve_device()
         seed = self._draw_seed()
@@ -699,6 +750,8 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.input_shape_ = tuple(X.shape[1:])
         self.sample_shape_ = tuple(sample_shape)
         self.input_scale_ = input_scale
+        self.input_dtype_ = np.dtype(X.dtype)
+        self.input_range_ = values
         self.likelihood_ = likelihood
         self.encoder_ = encoder if isinstance(encoder, str) else "custom"
         self.decoder_ = decoder if isinstance(decoder, str) else "custom"
@@ -743,7 +796,13 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self
 
     def load_params(self, **kwargs):
-        """Load parameters, optimizer state and history saved by skorch.
+        """Load parameters, optimizer state and history saved by skorch (weights only).
+
+        Files are read with ``torch.load(weights_only=True)``: tensors and plain
+        containers, no code runs, so a parameter file from elsewhere is safe to
+        try. A file that cannot be read (damaged, or not written by
+        `save_params`) or that does not fit this model raises a ``ValueError``,
+        and the model is left exactly as it was: nothing is half-loaded.
 
         Parameters
         ----------
@@ -756,7 +815,36 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : object
         """
         check_is_fitted(self, "net_")
-        self.net_.load_params(**kwargs)
+        net = self.net_
+        saved = _snapshot(net)
+        try:
+            net.load_params(**kwargs)
+        except FileNotFoundError:
+            _restore(net, saved)
+            raise
+        except (
+            pickle.UnpicklingError,
+            EOFError,
+            OSError,
+            RuntimeError,
+            KeyError,
+            ValueError,
+        ) as error:
+            _restore(net, saved)
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            if isinstance(error, pickle.UnpicklingError | OSError) or "zip archive" in first:
+                reason = (
+                    "it is damaged or was not written by save_params (it holds more than "
+                    "tensors, or is not a torch file)"
+                )
+            else:
+                reason = f"it does not fit this model ({type(error).__name__}: {first[:300]})"
+            raise ValueError(
+                f"{type(self).__name__}.load_params could not load {kwargs}: {reason}. The "
+                "model is unchanged. Parameter files are read weights-only; never open a "
+                "file of unknown origin with pickle, joblib or torch.load(weights_only=False): "
+                "they run code."
+            ) from None
         return self
 
     def save_params(self, **kwargs):
@@ -861,23 +949,76 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._check_structure()
         X = self._check_X(X, reset=False)
         self._check_n_samples(X)
+        scale = self._call_scale(X)
+        if scale != self.input_scale_:
+            raise ValueError(
+                f"X holds {describe_encoding(X.dtype, scale)}, but {type(self).__name__} was "
+                f"fitted on {describe_encoding(self._fit_dtype(), self.input_scale_)}: "
+                "training further needs X in the encoding of fit (transform and score "
+                "convert it)."
+            )
         return X
 
     # ------------------------------------------------------------------ inference
     def _batches(self, X):
+        """Prepared batches of ``X`` (float32, the networks' layout and range), checked.
+
+        The raw values are converted from ``X``'s encoding to the one of ``fit``
+        (`sklearn_dvae._input.resolve_call_scale`). Each batch's range is kept and
+        checked when the iteration ends (`_check_batch_ranges`): data read on demand
+        is checked as it is read, as in-memory data is checked at the door.
+        """
         # Inference allocates per batch as training does: the same allocator policy
         # (a transform in a process that never fitted ran 2.3x slower without it).
         tune_malloc()
+        module = self.net_.module_
+        factor = self._call_scale(X) / module.input_scale
+        ranges = []
         for start in range(0, len(X), self.batch_size):
-            batch = np.asarray(X[start : start + self.batch_size])
-            yield to_tensor_batch(batch).to(self.net_.device)
+            batch = to_tensor_batch(np.asarray(X[start : start + self.batch_size]))
+            batch = batch.to(self.net_.device)
+            if factor != 1.0:
+                batch = batch.to(torch.float32) * factor
+            x = module.prepare(batch)
+            ranges.append(torch.stack([x.min(), x.max()]))
+            yield x
+        self._check_batch_ranges(ranges)
+
+    def _call_scale(self, X):
+        """Scale of this ``X``'s raw values into the model's range (see `resolve_call_scale`)."""
+        input_dtype = getattr(self, "input_dtype_", None)
+        if input_dtype is None:  # a model pickled before the encoding was recorded
+            return self.input_scale_
+        return resolve_call_scale(X, input_dtype, self.input_scale_, self.input_range_)
+
+    def _check_batch_ranges(self, ranges):
+        """Refuse non-finite values, and values outside [0, 1] under a Bernoulli likelihood."""
+        if not ranges:
+            return
+        values = torch.stack(ranges).float().cpu()
+        low, high = float(values[:, 0].min()), float(values[:, 1].max())
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise ValueError(
+                "X contains NaN or infinity (found in the rows as they were read; float32 "
+                "holds magnitudes up to 3.4e38)."
+            )
+        if self.likelihood_ == "bernoulli" and (low < -1e-5 or high > 1.0 + 1e-5):
+            raise ValueError(
+                f"X ranges over [{low:g}, {high:g}] once converted to the model's range, "
+                f"outside [0, 1]: {type(self).__name__} was fitted with a Bernoulli likelihood "
+                f"on {describe_encoding(self._fit_dtype(), self.input_scale_)}. Give X in "
+                "that encoding (or scaled to [0, 1])."
+            )
+
+    def _fit_dtype(self):
+        return getattr(self, "input_dtype_", np.dtype(np.float32))
 
     @torch.no_grad()
     def _encode(self, X):
         module = self.net_.module_
         module.eval()
         with limited_torch_threads():
-            means = [module.encode(module.prepare(batch))[0] for batch in self._batches(X)]
+            means = [module.encode(x)[0] for x in self._batches(X)]
         return torch.cat(means).float().cpu().numpy()
 
     def transform(self, X):
@@ -933,6 +1074,10 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise ValueError(
                 f"inverse_transform expects latents of shape (n_samples, {latent_dim}), "
                 f"got {Z.shape}."
+            )
+        if len(Z) == 0:
+            raise ValueError(
+                f"inverse_transform needs at least one latent code, got shape {Z.shape}."
             )
         if not np.all(np.isfinite(Z)):
             raise ValueError("Input latents contain NaN or infinity.")
@@ -995,13 +1140,19 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         noise = torch.randn(module.latent_dim, generator=generator).to(self.net_.device, dtype)
         values = []
         with torch.no_grad(), limited_torch_threads():
-            for batch in self._batches(X):
-                x = module.prepare(batch).to(dtype)
+            for x in self._batches(X):
+                x = x.to(dtype)
                 mu, logvar, scale_tril = module.encode_distribution(x)
                 z = module.reparameterize(mu, logvar, scale_tril, noise=noise)
                 output = VAEOutput(x, module.decode(z), mu, logvar, z, scale_tril)
                 values.append((-criterion.negative_elbo(output)).double().cpu())
-        return torch.cat(values).numpy()
+        elbo = torch.cat(values).numpy()
+        if not np.all(np.isfinite(elbo)):
+            raise ValueError(
+                f"The evidence lower bound is not finite for {int((~np.isfinite(elbo)).sum())} "
+                "sample(s): their values are too large for the model's float arithmetic."
+            )
+        return elbo
 
     def score(self, X, y=None):
         """Mean evidence lower bound per sample (higher is better).
@@ -1051,6 +1202,25 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
 
 _MISSING = object()
+
+
+def _snapshot(net):
+    """Copies of what `VAENet.load_params` may change: every state dict, history, counter."""
+    names = [*net._modules, *net._criteria, *net._optimizers]
+    states = {
+        name: copy.deepcopy(getattr(net, name + "_").state_dict())
+        for name in names
+        if hasattr(getattr(net, name + "_", None), "state_dict")
+    }
+    return states, copy.deepcopy(net.history), net.training_steps_
+
+
+def _restore(net, saved):
+    states, history, steps = saved
+    for name, state in states.items():
+        getattr(net, name + "_").load_state_dict(state)
+    net.history_ = history
+    net.training_steps_ = steps
 
 
 def _named_parameters_signature(init, parent_init=None):

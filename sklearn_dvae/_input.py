@@ -31,7 +31,14 @@ def check_input(estimator, X, reset):
     -------
     X : ndarray or array read on demand
     """
-    if hasattr(X, "ndim") and getattr(X, "ndim", 2) == 1:
+    try:
+        ndim = getattr(X, "ndim", 2)
+    except Exception as error:  # e.g. an h5py dataset whose file was closed
+        raise ValueError(
+            f"X ({type(X).__name__}) cannot be read: {type(error).__name__}: {error}. Is it "
+            "a dataset of a closed HDF5 file? Keep the file open while the model uses it."
+        ) from error
+    if ndim == 1 and hasattr(X, "shape"):
         raise ValueError(
             "Expected a 2-D array (n_samples, n_features) or an image array "
             f"(n_samples, [channels,] height, width), got a 1-D array of shape {X.shape}. "
@@ -152,12 +159,14 @@ def resolve_layout(X, input_shape):
     return image, image, channels_last
 
 
-def resolve_input_scale(X):
+def resolve_input_scale(X, values=None):
     """1/255 for uint8 grey levels; 1 for uint8 arrays of 0/1 (dSprites) and floats.
 
     Parameters
     ----------
     X : array-like
+    values : tuple of float or None, default=None
+        ``value_range(X)`` when already known.
 
     Returns
     -------
@@ -166,16 +175,83 @@ def resolve_input_scale(X):
     if X.dtype != np.uint8:
         return 1.0
     # The official dSprites file stores its binary images as 0/1, not 0/255.
-    return 1.0 if value_range(X)[1] <= 1 else 1.0 / 255.0
+    return 1.0 if (values or value_range(X))[1] <= 1 else 1.0 / 255.0
 
 
-def resolve_likelihood(X, likelihood):
+def resolve_call_scale(X, input_dtype, input_scale, input_range):
+    """The scale that maps this ``X``'s raw values to the model's range, given fit's encoding.
+
+    The encoding seen at ``fit`` (dtype, scale and range) is kept; later input in
+    another encoding is converted when it is unambiguous:
+
+    - uint8 images after a fit on 0/1 uint8 images: 0/1 as they are, 0-255 by 1/255;
+    - uint8 after a fit on uint8 grey levels: by 1/255;
+    - uint8 after a fit on floats within [0, 1]: by 1/255; on other floats: as numbers;
+    - floats after a fit on uint8 grey levels: values above 1 are grey levels (by
+      1/255); otherwise the model's range already;
+    - other floats: as they are.
+
+    Values that still fall outside what the model's likelihood accepts are refused
+    by the caller's range check.
+
+    Parameters
+    ----------
+    X : array-like
+    input_dtype : numpy.dtype
+        The dtype of ``X`` at ``fit``.
+    input_scale : float
+        The scale applied at ``fit``.
+    input_range : tuple of float
+        ``(min, max)`` of the raw ``X`` at ``fit``.
+
+    Returns
+    -------
+    scale : float
+    """
+    grey = 1.0 / 255.0
+    if X.dtype == np.uint8:
+        if np.dtype(input_dtype) == np.uint8:
+            if input_scale == 1.0:  # fitted on 0/1 images
+                return 1.0 if value_range(X)[1] <= 1 else grey
+            return grey
+        return grey if input_range[1] <= 1.0 + _UNIT_RANGE_TOLERANCE else 1.0
+    if (
+        np.dtype(input_dtype) == np.uint8
+        and input_scale != 1.0
+        and value_range(X)[1] > 1.0 + _UNIT_RANGE_TOLERANCE
+    ):
+        return grey
+    return 1.0
+
+
+def describe_encoding(dtype, scale):
+    """How a message names an encoding: "0/1 uint8 images", "uint8 grey levels", ...
+
+    Parameters
+    ----------
+    dtype : numpy.dtype
+    scale : float
+
+    Returns
+    -------
+    description : str
+    """
+    if np.dtype(dtype) == np.uint8:
+        return "0/1 uint8 images" if scale == 1.0 else "uint8 grey levels 0-255"
+    if scale != 1.0:
+        return "floats holding grey levels 0-255"
+    return f"{np.dtype(dtype)} values"
+
+
+def resolve_likelihood(X, likelihood, values=None):
     """The decoder's likelihood: Bernoulli for data in [0, 1] under "auto".
 
     Parameters
     ----------
     X : array-like
     likelihood : {"auto", "bernoulli", "gaussian"}
+    values : tuple of float or None, default=None
+        ``value_range(X)`` when already known.
 
     Returns
     -------
@@ -187,7 +263,7 @@ def resolve_likelihood(X, likelihood):
         in_unit_range = True
     else:
         # Allow float rounding (MinMaxScaler's output can exceed 1 by an ulp).
-        low, high = value_range(X)
+        low, high = values or value_range(X)
         in_unit_range = low >= -_UNIT_RANGE_TOLERANCE and high <= 1.0 + _UNIT_RANGE_TOLERANCE
     if likelihood == "bernoulli" and not in_unit_range:
         raise ValueError(

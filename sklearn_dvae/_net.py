@@ -8,8 +8,9 @@ skorch's documented hooks:
   infinite value raises `TrainingDivergedError` before the backward pass) and
   recorded in the history as ``train_<name>`` / ``valid_<name>``;
 - ``train_step``: skorch's closure step on the main optimizer (``train_step_single``
-  does the forward and backward pass), then `auxiliary_step` for models with a
-  second optimizer (FactorVAE's discriminator), eagerly or captured as one CUDA
+  does the forward and backward pass) and `auxiliary_backward` for models with a
+  second optimizer (FactorVAE's discriminator), one check of every loss term and
+  gradient before any update, then the updates; eagerly or captured as one CUDA
   graph (`sklearn_dvae._cuda_graph`);
 - ``get_iterator``: in-memory and on-demand arrays in whole batches
   (`sklearn_dvae._batching`);
@@ -33,7 +34,19 @@ from skorch.utils import TeeGenerator, to_tensor
 from ._batching import ArrayBatches, as_array_view
 from ._callbacks import StepProgressBar, VerbosePrintLog
 from ._cuda_graph import CapturedStep
+from ._interrupts import deferred_interrupts
 from .nn.divergences import gaussian_kl
+
+# Float rounding of scaled data (MinMaxScaler's output can exceed 1 by an ulp).
+_UNIT_TOLERANCE = 1e-5
+
+
+def _total_norm(tensors):
+    """The 2-norm of all ``tensors`` together (inf or NaN when one of them has such values)."""
+    get_total_norm = getattr(torch.nn.utils, "get_total_norm", None)
+    if get_total_norm is not None:
+        return get_total_norm(tensors)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in tensors]))
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -144,7 +157,7 @@ class VAENet(NeuralNet):
 
     #: Mini-batches consumed by one training step (FactorVAE uses two).
     batches_per_step = 1
-    #: Names of the terms that `auxiliary_step` logs (FactorVAE's discriminator).
+    #: Names of the terms that `auxiliary_backward` logs (FactorVAE's discriminator).
     auxiliary_term_names = ()
     #: Keep in-memory training data on the device: "auto" (on a GPU when the data
     #: take less than half its free memory), True or False.
@@ -239,7 +252,11 @@ class VAENet(NeuralNet):
         return self
 
     def get_loss(self, y_pred, y_true=None, X=None, training=False):
-        """The criterion's loss of a batch; its terms are checked and recorded.
+        """The criterion's loss of a batch; its terms are kept for the step's checks.
+
+        A training batch's terms are checked, with the gradients, by `step_body`
+        before any optimizer moves; a validation batch's are checked and recorded
+        (``valid_<name>``) here.
 
         Parameters
         ----------
@@ -249,8 +266,7 @@ class VAENet(NeuralNet):
             The VAE reconstructs its input (``y_pred.x``).
         X : ignored
         training : bool, default=False
-            Whether the batch is a training batch (terms recorded as
-            ``train_<name>``) or a validation one (``valid_<name>``).
+            Whether the batch is a training batch or a validation one.
 
         Returns
         -------
@@ -259,22 +275,34 @@ class VAENet(NeuralNet):
         Raises
         ------
         TrainingDivergedError
-            If the loss or one of its terms is NaN or infinite (checked before
-            the backward pass, so that the update is never applied).
+            If the criterion's linear algebra fails (a Cholesky factorisation of a
+            matrix that stopped being positive definite), or, for a validation
+            batch, if a term is NaN or infinite.
         """
-        loss, terms = self.criterion_(y_pred)
-        if self.__dict__.get("_deferred_terms") is not None:
-            # Inside a CUDA graph capture: no host synchronisation; checked after replay.
-            self._deferred_terms.update(terms)
+        try:
+            loss, terms = self.criterion_(y_pred)
+        except torch.linalg.LinAlgError as error:
+            where = "training" if training else "validation"
+            raise TrainingDivergedError(
+                f"The {where} loss could not be computed at epoch {len(self.history)}, step "
+                f"{self.training_steps_ + 1}: {type(self.criterion_).__name__}'s linear "
+                f"algebra failed ({str(error).splitlines()[0]}). The parameters and "
+                "optimizer states are those from before this step. Lower the learning rate "
+                "or check the hyperparameters."
+            ) from error
+        if training:
+            self.__dict__["_step_terms"] = terms
         else:
-            values = self.check_finite(loss, terms, training=training)
-            self.record_terms("train" if training else "valid", values)
+            values = self.check_finite(loss, terms, training=False, inputs=y_pred.x)
+            self.record_terms("valid", values)
         return loss
 
-    def check_finite(self, loss, terms, training=True, after_update=False):
-        """The loss and its named terms as floats; raise if any is NaN or infinite.
+    def check_finite(
+        self, loss, terms, training=True, after_update=False, gradients=None, inputs=None
+    ):
+        """The loss, its terms (and checks of the step) as floats; raise on a bad value.
 
-        One device-to-host transfer for all terms.
+        One device-to-host transfer for everything.
 
         Parameters
         ----------
@@ -285,6 +313,11 @@ class VAENet(NeuralNet):
         after_update : bool, default=False
             Whether the update of this step was already applied (a replayed CUDA
             graph), which the message then says.
+        gradients : list of torch.Tensor or None, default=None
+            Gradients that must be finite too (their total norm is checked).
+        inputs : torch.Tensor or None, default=None
+            The prepared batch: it must be finite, and within [0, 1] for a
+            Bernoulli likelihood (data read on demand is checked as it is read).
 
         Returns
         -------
@@ -294,26 +327,52 @@ class VAENet(NeuralNet):
         Raises
         ------
         TrainingDivergedError
+            If the loss, a term or a gradient is NaN or infinite.
+        ValueError
+            If the batch holds NaN or infinite values, or values outside [0, 1]
+            under a Bernoulli likelihood.
         """
         names = ["loss"] + list(terms)
-        tensors = [loss] + list(terms.values())
-        values = dict(
-            zip(names, torch.stack([t.detach().float() for t in tensors]).tolist(), strict=True)
-        )
+        tensors = [t.detach().float().reshape(()) for t in [loss] + list(terms.values())]
+        if gradients:
+            names.append("gradient norm")
+            tensors.append(_total_norm(gradients).float().reshape(()))
+        if inputs is not None:
+            names += ["input minimum", "input maximum"]
+            tensors += [inputs.detach().min().float(), inputs.detach().max().float()]
+        values = dict(zip(names, torch.stack(tensors).tolist(), strict=True))
+        where = "training" if training else "validation"
+        at = f"at epoch {len(self.history)}, step {self.training_steps_ + 1}"
+        if inputs is not None:
+            low, high = values.pop("input minimum"), values.pop("input maximum")
+            if not (np.isfinite(low) and np.isfinite(high)):
+                raise ValueError(
+                    f"The {where} batch {at} holds NaN or infinite values: X must be finite "
+                    "(data read on demand is checked as it is read). No update was applied."
+                )
+            if getattr(self.criterion_, "likelihood", None) == "bernoulli" and (
+                low < -_UNIT_TOLERANCE or high > 1 + _UNIT_TOLERANCE
+            ):
+                raise ValueError(
+                    f"The {where} batch {at} ranges over [{low:g}, {high:g}] (as the networks "
+                    "see it), outside [0, 1], which a Bernoulli likelihood needs. For data "
+                    "read on demand the likelihood was chosen from a sample of rows: pass "
+                    "likelihood='gaussian' or scale X to [0, 1]. No update was applied."
+                )
         bad = {name: value for name, value in values.items() if not np.isfinite(value)}
         if bad:
-            where = "training" if training else "validation"
             raise TrainingDivergedError(
-                f"The {where} loss became non-finite at epoch {len(self.history)}, "
-                f"step {self.training_steps_ + 1}: term(s) {', '.join(bad)} = "
-                f"{list(bad.values())}. "
+                f"The {where} loss became non-finite {at}: "
+                f"{', '.join(f'{name} = {value}' for name, value in bad.items())}. "
                 + (
                     "This step's update was applied (compile='cuda-graph' checks after it). "
                     if after_update
-                    else "The parameters are those from before this step. "
+                    else "No update was applied: the parameters and optimizer states "
+                    "(the discriminator's too) are those from before this step. "
                 )
                 + "Lower the learning rate, rescale the data, or check the hyperparameters."
             )
+        values.pop("gradient norm", None)
         return values
 
     def record_terms(self, prefix, values):
@@ -400,7 +459,13 @@ class VAENet(NeuralNet):
 
     def __getstate__(self):
         state = super().__getstate__()
-        for transient in ("_compiled", "_captured_step", "_deferred_terms", "_latent_kl"):
+        for transient in (
+            "_compiled",
+            "_captured_step",
+            "_step_terms",
+            "_latent_kl",
+            "_interrupt_request",
+        ):
             state.pop(transient, None)  # rebuilt when needed; not picklable
         return state
 
@@ -498,7 +563,17 @@ class VAENet(NeuralNet):
         return self
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """skorch's ``partial_fit``, then the history's per-batch records are thinned.
+        """skorch's ``partial_fit``, stopping cleanly on Ctrl-C or a divergence.
+
+        Ctrl-C is deferred to the end of the current step (see
+        `sklearn_dvae._interrupts`); skorch's ``on_train_end`` callbacks then run,
+        the unfinished epoch's row is marked ``interrupted`` and
+        ``KeyboardInterrupt`` propagates: a search or a script stops instead of
+        carrying on with a cut-short model. A callback that raises
+        ``KeyboardInterrupt`` itself (skorch's ``EarlyStopping``) still ends the
+        fit normally. After a `TrainingDivergedError` the epoch's row is marked
+        ``diverged``. In every case the model is that of the last completed step,
+        and at most `max_batch_records` per-batch records stay in the history.
 
         Parameters
         ----------
@@ -512,12 +587,64 @@ class VAENet(NeuralNet):
         Returns
         -------
         self : VAENet
+
+        Raises
+        ------
+        KeyboardInterrupt
+            After Ctrl-C, once the current step is complete.
+        TrainingDivergedError
+            When a loss term or a gradient becomes NaN or infinite.
         """
-        try:
-            super().partial_fit(X, y, classes=classes, **fit_params)
-        finally:
-            self._thin_batch_records()
+        with deferred_interrupts() as request:
+            self.__dict__["_interrupt_request"] = request
+            try:
+                super().partial_fit(X, y, classes=classes, **fit_params)
+            except Exception as error:
+                self._end_unfinished_epoch(
+                    "diverged" if isinstance(error, FloatingPointError) else "failed"
+                )
+                progress = dict(self.callbacks_).get("progress_bar")
+                if progress is not None:
+                    progress.on_train_end(self)
+                raise
+            finally:
+                self.__dict__.pop("_interrupt_request", None)
+                self._thin_batch_records()
+        if request.requested:
+            raise KeyboardInterrupt(
+                f"Training interrupted after step {self.training_steps_} (epoch "
+                f"{len(self.history)}); the model is the one of that step."
+            )
         return self
+
+    def _end_unfinished_epoch(self, reason):
+        """Mark the last epoch's row when it did not finish; drop a failed step's record."""
+        if not len(self.history) or "training_steps" in self.history[-1]:
+            return
+        row = self.history[-1]
+        batches = row.get("batches", [])
+        if batches and "train_loss" not in batches[-1]:
+            batches.pop()  # the step that did not complete
+        row["train_batch_count"] = sum("train_loss" in b for b in batches)
+        row["training_steps"] = self.training_steps_
+        row[reason] = True
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        """After a completed training step, honour a deferred Ctrl-C.
+
+        Parameters
+        ----------
+        net : VAENet
+            This net.
+        batch : tuple, optional
+        training : bool, default=False
+        **kwargs
+            The step's outputs.
+        """
+        request = self.__dict__.get("_interrupt_request")
+        if training and request is not None and request.requested:
+            self._end_unfinished_epoch("interrupted")
+            raise KeyboardInterrupt
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """Run skorch's epoch, seeding torch first for a training epoch of a seeded run.
@@ -549,7 +676,7 @@ class VAENet(NeuralNet):
         skorch's own ``train_step`` steps every registered optimizer with the
         same closure, which would re-run the VAE loss for FactorVAE's
         discriminator; here the main optimizer takes skorch's closure and
-        `auxiliary_step` updates the rest. Before the step, the criterion's
+        `auxiliary_update` updates the rest (see `step_body`). Before the step, the criterion's
         ``training_step`` is set (for schedules); after it, ``training_steps_``
         counts it and the KL of each latent is accumulated for the epoch.
 
@@ -585,12 +712,16 @@ class VAENet(NeuralNet):
         return step
 
     def step_body(self, batch, deferred=False, **fit_params):
-        """The work of a training step: the main update, then `auxiliary_step`.
+        """The work of a training step: every forward and backward pass, checks, then updates.
 
-        The main update is skorch's: a closure that clears the gradients, runs
-        ``train_step_single`` (forward, `get_loss`, backward) and notifies
-        ``on_grad_computed``, passed to the main optimizer's ``step``. The same
-        body runs eagerly and inside a CUDA graph capture (``deferred``).
+        skorch's closure, passed to the main optimizer's ``step``, clears the
+        gradients, runs ``train_step_single`` (forward, `get_loss`, backward),
+        then `auxiliary_backward` (FactorVAE's discriminator), and checks the loss,
+        its terms, every gradient and the batch in one transfer before notifying
+        ``on_grad_computed``: a bad value raises before any optimizer moves, so the
+        model stays that of the last good step. Then the main optimizer updates,
+        and `auxiliary_update` the rest. The same body runs eagerly and inside a
+        CUDA graph capture (``deferred``).
 
         Parameters
         ----------
@@ -607,7 +738,7 @@ class VAENet(NeuralNet):
         step : dict
             ``{"loss": loss, "y_pred": output}``.
         terms : dict of str to torch.Tensor
-            The step's terms (in capture mode; empty otherwise).
+            The step's terms, the auxiliary ones included.
         """
         Xi, yi = unpack_data(batch)
         if self.batches_per_step > 1:
@@ -615,14 +746,22 @@ class VAENet(NeuralNet):
             Xi = to_tensor(Xi, device=self.device)
         x_main, x_auxiliary = self.split_step_batch(Xi)
         accumulator = self.get_train_step_accumulator()
-        if deferred:
-            self.__dict__["_deferred_terms"] = {}
+        checked = {}
 
         def step_fn():
-            self.optimizer_.zero_grad(set_to_none=True)
+            self._zero_grad_optimizer(set_to_none=True)
             step = self.train_step_single((x_main, yi), **fit_params)
             accumulator.store_step(step)
+            terms = self.__dict__.pop("_step_terms")
+            terms.update(self.auxiliary_backward(x_auxiliary, step["y_pred"]))
+            checked["terms"] = terms
             if not deferred:
+                checked["values"] = self.check_finite(
+                    step["loss"],
+                    terms,
+                    gradients=self._gradients(),
+                    inputs=step["y_pred"].x,
+                )
                 self.notify(
                     "on_grad_computed",
                     named_parameters=TeeGenerator(self.main_parameters()),
@@ -633,12 +772,24 @@ class VAENet(NeuralNet):
 
         try:
             self.optimizer_.step(step_fn)
-            step = accumulator.get_step()
-            auxiliary = self.auxiliary_step(x_auxiliary, step["y_pred"], deferred=deferred)
-            terms = {**self.__dict__.get("_deferred_terms", {}), **auxiliary} if deferred else {}
-        finally:
-            self.__dict__.pop("_deferred_terms", None)
-        return step, terms
+        except Exception:
+            # Nothing was updated; leave no gradients of the failed step behind.
+            self._zero_grad_optimizer(set_to_none=True)
+            raise
+        self.auxiliary_update()
+        if not deferred:
+            self.record_terms("train", checked["values"])
+        return accumulator.get_step(), checked["terms"]
+
+    def _gradients(self):
+        """The gradients every optimizer of the net is about to apply."""
+        return [
+            p.grad
+            for name in self._optimizers
+            for group in getattr(self, name + "_").param_groups
+            for p in group["params"]
+            if p.grad is not None
+        ]
 
     def split_step_batch(self, x):
         """``(main_batch, auxiliary_batch)`` of a step's rows (no auxiliary batch here).
@@ -658,8 +809,11 @@ class VAENet(NeuralNet):
         n_main = (len(x) + 1) // 2
         return x[:n_main], x[n_main:]
 
-    def auxiliary_step(self, x, output, deferred=False):
-        """Updates after the main one (none here; FactorVAE's discriminator).
+    def auxiliary_backward(self, x, output):
+        """Forward and backward passes of a second objective (FactorVAE's discriminator).
+
+        Runs inside the main optimizer's closure, after the main backward pass and
+        before any update, so that its values are checked with the rest.
 
         Parameters
         ----------
@@ -667,14 +821,16 @@ class VAENet(NeuralNet):
             The auxiliary batch (see `split_step_batch`).
         output : VAEOutput
             The main forward pass.
-        deferred : bool, default=False
-            Capture mode: return the terms instead of checking and recording them.
 
         Returns
         -------
         terms : dict of str to torch.Tensor
+            Named scalars to check and log (``auxiliary_term_names``).
         """
         return {}
+
+    def auxiliary_update(self):
+        """Apply the second objective's update (none here), after the main one."""
 
     def _graph_step_wanted(self):
         return (

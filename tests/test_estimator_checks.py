@@ -33,6 +33,14 @@ _ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(_ESTIMATORS)
+# The same checks with each model's default networks (MLP 256-256, FactorVAE's
+# discriminator of 6 x 1000 units), two latents and two epochs.
+_DEFAULT_NETWORKS = [
+    model(latent_dim=2, max_epochs=2, random_state=0)
+    for model in (BetaVAE, AnnealedVAE, DIPVAE, FactorVAE, BetaTCVAE)
+] + [CHyVAE(nu=6.0, latent_dim=2, max_epochs=2, random_state=0)]
+
+
+@parametrize_with_checks(_ESTIMATORS + _DEFAULT_NETWORKS)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)

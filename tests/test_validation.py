@@ -131,3 +131,31 @@ def test_failed_refit_leaves_a_fitted_estimator_unchanged(fitted, tabular_unit_d
 def test_sample_rejects_non_positive_counts(fitted):
     with pytest.raises(ValueError, match="n_samples must be a positive integer"):
         fitted.sample(0)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks a machine without GPU")
+@pytest.mark.parametrize(
+    "device, message",
+    [
+        ("cuda", "needs a CUDA GPU"),
+        ("cuda:7", "needs a CUDA GPU"),
+        ("gpu9", "is not a torch device"),
+        ("meta", "needs a device that holds data"),
+    ],
+)
+def test_a_device_that_is_not_here_is_refused_before_fitting(tabular_unit_data, device, message):
+    vae = BetaVAE(device=device, **SMALL)
+    with pytest.raises(ValueError, match=message):
+        vae.fit(tabular_unit_data)
+    assert not hasattr(vae, "net_")
+
+
+def test_inverse_transform_of_no_latents_is_a_clear_error(tabular_unit_data):
+    vae = BetaVAE(**SMALL).fit(tabular_unit_data)
+    with pytest.raises(ValueError, match=r"at least one latent code, got shape \(0, 2\)"):
+        vae.inverse_transform(np.zeros((0, 2)))
+
+
+def test_zero_epochs_is_refused_rather_than_returning_an_untrained_model(tabular_unit_data):
+    with pytest.raises(ValueError, match="max_epochs"):
+        BetaVAE(**{**SMALL, "max_epochs": 0}).fit(tabular_unit_data)

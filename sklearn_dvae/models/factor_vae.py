@@ -7,6 +7,7 @@ dimensions were permuted independently across a batch (label 1).
 """
 
 import numbers
+import warnings
 
 import torch
 from sklearn.utils._param_validation import Interval
@@ -23,7 +24,7 @@ class FactorVAENet(VAENet):
     encoder and decoder with the TC penalty (the loss module reads its
     discriminator with the parameters detached), the second half's codes are
     permuted and, with the first half's detached codes, train the discriminator
-    (`auxiliary_step`). The discriminator belongs to the loss module
+    (`auxiliary_backward`, `auxiliary_update`). The discriminator belongs to the loss module
     (``criterion_.discriminator``); its optimizer is ``optimizer_discriminator_``.
 
     Parameters
@@ -80,8 +81,12 @@ class FactorVAENet(VAENet):
         )
         return self
 
-    def auxiliary_step(self, x, output, deferred=False):
-        """One discriminator update on the second batch's permuted codes.
+    def auxiliary_backward(self, x, output):
+        """The discriminator's loss on the second batch's permuted codes, and its gradients.
+
+        Runs before either network is updated (see `VAENet.step_body`): the codes
+        of both batches come from the same encoder, and a non-finite value stops
+        the step before anything moves.
 
         Parameters
         ----------
@@ -90,34 +95,56 @@ class FactorVAENet(VAENet):
         output : VAEOutput
             The VAE batch's forward pass; its codes ``z`` are the discriminator's
             real examples (detached by the loss module).
-        deferred : bool, default=False
-            Capture mode: the terms are returned unchecked.
 
         Returns
         -------
         terms : dict of str to torch.Tensor
             ``discriminator_loss`` and ``discriminator_accuracy`` (detached).
-
-        Raises
-        ------
-        TrainingDivergedError
-            If the discriminator's loss is not finite (before its update).
         """
         module = self.module_
         with torch.no_grad():
             mu, logvar, scale_tril = module.encode_distribution(module.prepare(x))
             z_other = module.reparameterize(mu, logvar, scale_tril)
         loss, accuracy = self.criterion_.discriminator_loss(output.z, z_other)
-        terms = {"discriminator_loss": loss.detach(), "discriminator_accuracy": accuracy}
-        if not deferred:
-            self.record_terms("train", self.check_finite(terms["discriminator_loss"], terms))
-        optimizer = self.optimizer_discriminator_
-        optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
-        # Drop the gradients now: nothing else may use them.
-        optimizer.zero_grad(set_to_none=True)
-        return terms
+        return {"discriminator_loss": loss.detach(), "discriminator_accuracy": accuracy}
+
+    def load_params(self, *args, **kwargs):
+        """Load with `VAENet.load_params`, warning when the discriminator is not restored.
+
+        The discriminator lives in the loss module (``f_criterion``, which skorch's
+        ``Checkpoint`` saves by default); its optimizer is
+        ``f_optimizer_discriminator``, which must be given to ``Checkpoint``.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            As for `VAENet.load_params`.
+        """
+        checkpoint = kwargs.get("checkpoint")
+        if checkpoint is not None:
+            missing = [
+                what
+                for what, key in (
+                    ("the discriminator (f_criterion)", "f_criterion"),
+                    ("its optimizer (f_optimizer_discriminator)", "f_optimizer_discriminator"),
+                )
+                if not getattr(checkpoint, key, None)
+            ]
+            if missing:
+                warnings.warn(
+                    f"This checkpoint does not hold {' or '.join(missing)}: FactorVAE resumes "
+                    "with them as they are now (freshly initialised after initialize()). Pass "
+                    "f_criterion and f_optimizer_discriminator to Checkpoint to save them.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        super().load_params(*args, **kwargs)
+
+    def auxiliary_update(self):
+        """One Adam step of the discriminator, then its gradients are dropped."""
+        self.optimizer_discriminator_.step()
+        self.optimizer_discriminator_.zero_grad(set_to_none=True)
 
 
 class FactorVAE(DisentangledVAE):
