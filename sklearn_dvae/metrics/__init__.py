@@ -3,7 +3,8 @@
 Every metric is a function ``name_score(Z, factors, *, ..., random_state=None,
 return_details=False)``: ``Z`` holds the representation of a labelled pool (one row per
 sample), ``factors`` its ground-truth factors. The defaults follow the protocol of
-Locatello et al. (ICML 2019), so values compare with the literature.
+Locatello et al. (ICML 2019), so values compare with the literature. ``udr_score``
+needs no factors: it compares the codes of several models on the same inputs.
 """
 
 from .beta_vae import beta_vae_score
@@ -25,6 +26,7 @@ from .scorers import (
     mig_scorer,
     sap_scorer,
 )
+from .udr import udr_score
 from .unsupervised import (
     gaussian_total_correlation,
     gaussian_wasserstein_correlation,
@@ -43,6 +45,7 @@ __all__ = [
     "gaussian_total_correlation",
     "gaussian_wasserstein_correlation",
     "latent_mutual_info_score",
+    "udr_score",
     "DisentanglementScorer",
     "make_disentanglement_scorer",
     "make_multimetric_disentanglement_scorer",

@@ -24,6 +24,7 @@ from sklearn_dvae.metrics import (
     mig_score,
     modularity_explicitness_score,
     sap_score,
+    udr_score,
 )
 
 SMALL = {
@@ -200,6 +201,7 @@ def _required_arguments(function, small_pool):
         "make_disentanglement_scorer": {"metric": "mig"},
         "make_multimetric_disentanglement_scorer": {"scorers": {"mig": "mig"}},
         "get_scorer": {"name": "mig"},
+        "udr_score": {"representations": [Z, Z]},
     }.get(function.__name__, {"Z": Z, "factors": factors})
 
 
@@ -246,6 +248,7 @@ REAL_VALUED = [
     (sap_score, "C"),
     (dci_score, "alpha"),
     (irs_score, "diff_quantile"),
+    (udr_score, "kl_threshold"),
 ]
 
 
