@@ -5,11 +5,13 @@ hyperparameters (Locatello et al., 2019), so a search should put
 ``random_state`` in its grid and report each setting over several seeds.
 """
 
+import copy
 import math
 
 import numpy as np
+from sklearn.model_selection import GridSearchCV
 
-__all__ = ["format_results_table", "search_results_table"]
+__all__ = ["FusedGridSearchCV", "fit_fused", "format_results_table", "search_results_table"]
 
 
 def _metric_names(cv_results):
@@ -130,3 +132,395 @@ def format_results_table(rows, *, precision=3):
     lines = ["  ".join(column.rjust(w) for column, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- fused training
+def _fusion_chunks(estimators, X, max_fused):
+    """Positions of ``estimators`` grouped into chunks, each trained as one computation."""
+    from ._fused import fusion_key, plan_groups, unfusable_reason
+
+    groups = {}
+    for index, estimator in enumerate(estimators):
+        key = (
+            ("alone", index) if unfusable_reason(estimator) is not None else fusion_key(estimator)
+        )
+        groups.setdefault(key, []).append(index)
+    chunks = []
+    for indices in groups.values():
+        for chunk in plan_groups([estimators[i] for i in indices], X, max_fused):
+            chunks.append([indices[i] for i in chunk])
+    return chunks
+
+
+def _fit_chunk(estimators, X):
+    """Fit one chunk (fused when it holds several); returns the estimators and their errors."""
+    if len(estimators) == 1:
+        try:
+            estimators[0].fit(X)
+        except Exception as error:  # noqa: BLE001 - reported as error_score
+            return estimators, [error]
+        return estimators, [None]
+    from ._fused import fit_group
+
+    return estimators, fit_group(estimators, X)
+
+
+def _fit_estimators_fused(estimators, X, max_fused, n_jobs=None, pre_dispatch="2*n_jobs"):
+    """Fit ``estimators`` fused by group (chunks in parallel); returns them and their errors."""
+    from joblib import Parallel, delayed
+
+    chunks = _fusion_chunks(estimators, X, max_fused)
+    fitted = list(estimators)
+    errors = [None] * len(estimators)
+    done = Parallel(n_jobs=n_jobs, pre_dispatch=pre_dispatch)(
+        delayed(_fit_chunk)([estimators[i] for i in chunk], X) for chunk in chunks
+    )
+    for chunk, (members, member_errors) in zip(chunks, done, strict=True):
+        for i, member, error in zip(chunk, members, member_errors, strict=True):
+            fitted[i], errors[i] = member, error
+    return fitted, errors
+
+
+def fit_fused(estimator, settings, X, y=None, *, max_fused="auto", errors="raise"):
+    """Fit one estimator under several parameter settings, trained as one computation.
+
+    Settings that differ only in the loss's hyperparameters (``beta``, ``gamma``,
+    ``lambda_od``, ``nu``, the annealing settings, ...) and ``random_state`` are
+    trained together: stacked networks, one batched forward and backward pass and
+    one optimizer step for all (see :ref:`fused_training`). Each result is an
+    ordinary fitted estimator that equals its standalone ``fit`` up to the rounding
+    of batched kernels. Use it for seed sweeps, ensembles and label-free selection.
+
+    Parameters
+    ----------
+    estimator : DisentangledVAE
+        The model to fit (cloned for each setting).
+    settings : iterable of dict
+        Parameter settings, e.g. ``ParameterGrid({"beta": [1, 4], "random_state":
+        range(5)})``.
+    X : array-like
+        Training data.
+    y : Ignored
+    max_fused : int or "auto", default="auto"
+        Most members trained as one computation. ``"auto"`` fuses up to 64 on a
+        GPU, and on the CPU fuses only networks small enough for fusing to pay
+        (fully connected, under about 2 million multiply-adds per step and member);
+        larger ones train one after the other. 1 never fuses.
+    errors : {"raise", "warn"}, default="raise"
+        What a failed fit (a divergence, say) does once the others are done: raise
+        its error, or warn and return the failed model as it stood (its last good
+        step).
+
+    Returns
+    -------
+    estimators : list of DisentangledVAE
+        The fitted models, in the order of ``settings``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_dvae import BetaVAE
+    >>> from sklearn_dvae.model_selection import fit_fused
+    >>> X = np.random.default_rng(0).random((128, 8)).astype(np.float32)
+    >>> models = fit_fused(BetaVAE(latent_dim=2, hidden_units=(16,), max_epochs=2),
+    ...                    [{"random_state": seed} for seed in range(3)], X)
+    >>> [model.transform(X).shape for model in models]
+    [(128, 2), (128, 2), (128, 2)]
+    """
+    import warnings
+
+    from sklearn.base import clone
+
+    if errors not in ("raise", "warn"):
+        raise ValueError(f"errors must be 'raise' or 'warn', got {errors!r}.")
+    _check_max_fused(max_fused)
+    estimators = [clone(estimator).set_params(**dict(setting)) for setting in settings]
+    if not estimators:
+        raise ValueError("settings is empty: nothing to fit.")
+    estimators, failures = _fit_estimators_fused(estimators, X, max_fused)
+    failed = [(i, error) for i, error in enumerate(failures) if error is not None]
+    if failed and errors == "raise":
+        raise failed[0][1]
+    if failed:
+        warnings.warn(
+            f"{len(failed)} of {len(estimators)} fits failed: "
+            + "; ".join(f"setting {i}: {type(e).__name__}: {e}" for i, e in failed),
+            UserWarning,
+            stacklevel=2,
+        )
+    return estimators
+
+
+def _check_max_fused(max_fused):
+    if max_fused == "auto":
+        return
+    if isinstance(max_fused, bool) or not isinstance(max_fused, int) or max_fused < 1:
+        raise ValueError(f"max_fused must be a positive integer or 'auto', got {max_fused!r}.")
+
+
+class FusedGridSearchCV(GridSearchCV):
+    """``GridSearchCV`` whose candidates train fused, a group of them as one computation.
+
+    The constructor, the fit and the fitted attributes are scikit-learn's
+    (``cv_results_`` with the same keys, ``best_estimator_``, ``best_params_``,
+    ``best_score_``, ``best_index_``, ``scorer_``, ``n_splits_``, ``refit_time_``,
+    ``multimetric_``): changing the class name is the only edit to a script. For each
+    fold, the candidates that differ only in fusable parameters (the loss's
+    hyperparameters and ``random_state``) train as one computation (see
+    `fit_fused`); a candidate that cannot be fused, or that differs in the
+    architecture, ``latent_dim``, ``batch_size``, the optimizer and the like, forms
+    a group of its own. A failed candidate (a divergence) is scored
+    ``error_score`` and the others of its group train on. Each fitted candidate is
+    scored on the held-out fold with every scorer, its fold encoded once.
+
+    Parameters
+    ----------
+    estimator : DisentangledVAE
+        The model searched over.
+    param_grid : dict or list of dict
+        As for ``GridSearchCV``.
+    scoring : str, callable, list, tuple, dict or None, default=None
+        As for ``GridSearchCV`` (None: the model's ``score``, the ELBO).
+    n_jobs : int or None, default=None
+        Fused groups (of all folds) trained at once with joblib: processes on one
+        machine, or Dask workers, one per GPU, under
+        ``joblib.parallel_config(backend="dask")``.
+    refit : bool, str or callable, default=True
+        As for ``GridSearchCV``; the refit is an ordinary ``fit``.
+    cv : int, cross-validation generator or iterable, default=None
+        As for ``GridSearchCV``.
+    verbose : int, default=0
+        Print one line per fold and group when positive.
+    pre_dispatch : int or str, default="2*n_jobs"
+        As for ``GridSearchCV``.
+    error_score : "raise" or numeric, default=np.nan
+        Score of a candidate whose fit failed.
+    return_train_score : bool, default=False
+        Also score each candidate on its training fold.
+    max_fused : int or "auto", default="auto"
+        Most candidates trained as one computation (see `fit_fused`).
+
+    Attributes
+    ----------
+    cv_results_, best_estimator_, best_score_, best_params_, best_index_, scorer_, \
+n_splits_, refit_time_, multimetric_ : object
+        As for ``GridSearchCV``.
+
+    See Also
+    --------
+    fit_fused : fit a list of settings fused, without a search.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_dvae import BetaVAE
+    >>> from sklearn_dvae.model_selection import FusedGridSearchCV
+    >>> X = np.random.default_rng(0).random((120, 8)).astype(np.float32)
+    >>> search = FusedGridSearchCV(
+    ...     BetaVAE(latent_dim=2, hidden_units=(16,), max_epochs=2, random_state=0),
+    ...     {"beta": [1.0, 4.0]}, cv=2).fit(X)
+    >>> sorted(search.best_params_)
+    ['beta']
+    """
+
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        *,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        error_score=np.nan,
+        return_train_score=False,
+        max_fused="auto",
+    ):
+        super().__init__(
+            estimator,
+            param_grid,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            error_score=error_score,
+            return_train_score=return_train_score,
+        )
+        self.max_fused = max_fused
+
+    def fit(self, X, y=None, **params):
+        """Run fit with every set of parameters, each fold's candidates trained fused.
+
+        Parameters
+        ----------
+        X : array-like
+            Training data.
+        y : array-like or None, default=None
+            Passed to the scorers (the models ignore it).
+        **params
+            Not supported (the models take no fit parameters); must be empty.
+
+        Returns
+        -------
+        self : object
+        """
+        import time
+        from collections import defaultdict
+        from itertools import product
+
+        from joblib import Parallel, delayed
+        from sklearn.base import clone, is_classifier
+        from sklearn.metrics._scorer import _MultimetricScorer
+        from sklearn.model_selection import ParameterGrid, check_cv
+        from sklearn.model_selection._validation import (
+            _insert_error_scores,
+            _score,
+            _warn_or_raise_about_fit_failures,
+        )
+        from sklearn.utils import indexable
+        from sklearn.utils._indexing import _safe_indexing
+
+        if params:
+            raise TypeError(
+                f"FusedGridSearchCV.fit takes no fit parameters, got {sorted(params)}."
+            )
+        _check_max_fused(self.max_fused)
+        self._validate_params()
+        scorers, refit_metric = self._get_scorers()
+        X, y = indexable(X, y)
+        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        self.n_splits_ = cv.get_n_splits(X, y)
+        splits = list(cv.split(X, y))
+        candidates = list(ParameterGrid(self.param_grid))
+        if not candidates:
+            raise ValueError("No fits were performed: the parameter grid is empty.")
+        base = clone(self.estimator)
+        folds = []
+        for train, test in splits:
+            X_train = _safe_indexing(X, train)
+            members = [clone(base).set_params(**clone(p, safe=False)) for p in candidates]
+            chunks = _fusion_chunks(members, X_train, self.max_fused)
+            folds.append((train, test, X_train, members, chunks))
+        tasks = [
+            (split_index, chunk)
+            for split_index, (*_, chunks) in enumerate(folds)
+            for chunk in chunks
+        ]
+        start = time.time()
+        done = Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch)(
+            delayed(_fit_chunk)([folds[s][3][i] for i in chunk], folds[s][2]) for s, chunk in tasks
+        )
+        fit_time = (time.time() - start) / (len(candidates) * len(splits))
+        fitted, errors = {}, {}
+        for (split_index, chunk), (members, member_errors) in zip(tasks, done, strict=True):
+            for i, member, error in zip(chunk, members, member_errors, strict=True):
+                fitted[i, split_index], errors[i, split_index] = member, error
+        if self.verbose > 0:
+            print(
+                f"[FusedGridSearchCV] {len(candidates)} candidates x {len(splits)} folds in "
+                f"{len(tasks)} fused groups: {fit_time * len(candidates) * len(splits):.1f} s"
+            )
+        out = {}
+        for split_index, (train, test, X_train, *_) in enumerate(folds):
+            X_test = _safe_indexing(X, test)
+            y_train = None if y is None else _safe_indexing(y, train)
+            y_test = None if y is None else _safe_indexing(y, test)
+            for index in range(len(candidates)):
+                out[index, split_index] = self._evaluate(
+                    fitted[index, split_index],
+                    errors[index, split_index],
+                    scorers,
+                    X_train,
+                    y_train,
+                    X_test,
+                    y_test,
+                    fit_time,
+                    _score,
+                )
+        all_out = [out[c, s] for c, s in product(range(len(candidates)), range(len(splits)))]
+        _warn_or_raise_about_fit_failures(all_out, self.error_score)
+        if callable(self.scoring):
+            _insert_error_scores(all_out, self.error_score)
+        results = self._format_results(candidates, self.n_splits_, all_out, defaultdict(list))
+        self.multimetric_ = isinstance(all_out[0]["test_scores"], dict)
+        if callable(self.scoring) and self.multimetric_:
+            self._check_refit_for_multimetric(all_out[0]["test_scores"])
+            refit_metric = self.refit
+        if self.refit or not self.multimetric_:
+            self.best_index_ = self._select_best_index(self.refit, refit_metric, results)
+            if not callable(self.refit):
+                self.best_score_ = results[f"mean_test_{refit_metric}"][self.best_index_]
+            self.best_params_ = results["params"][self.best_index_]
+        if self.refit:
+            self.best_estimator_ = clone(base).set_params(**clone(self.best_params_, safe=False))
+            start = time.time()
+            self.best_estimator_.fit(X, y)
+            self.refit_time_ = time.time() - start
+            if hasattr(self.best_estimator_, "feature_names_in_"):
+                self.feature_names_in_ = self.best_estimator_.feature_names_in_
+        self.scorer_ = scorers._scorers if isinstance(scorers, _MultimetricScorer) else scorers
+        self.cv_results_ = results
+        return self
+
+    def _evaluate(self, member, error, scorers, X_train, y_train, X_test, y_test, fit_time, score):
+        """One candidate's entry of the results, as scikit-learn's ``_fit_and_score`` makes it."""
+        from traceback import format_exception
+
+        from sklearn.metrics._scorer import _MultimetricScorer
+        from sklearn.utils.validation import _num_samples
+
+        result = {"n_test_samples": _num_samples(X_test), "fit_time": fit_time}
+        if error is not None:
+            if self.error_score == "raise":
+                raise error
+            if isinstance(scorers, _MultimetricScorer):
+                scores = {name: self.error_score for name in scorers._scorers}
+            else:
+                scores = self.error_score
+            result.update(
+                fit_error="".join(format_exception(error)),
+                test_scores=scores,
+                score_time=0.0,
+            )
+            if self.return_train_score:
+                result["train_scores"] = copy.copy(scores)
+            return result
+        import time
+
+        start = time.time()
+        with _encode_once(member):
+            result["test_scores"] = score(member, X_test, y_test, scorers, None, self.error_score)
+            if self.return_train_score:
+                result["train_scores"] = score(
+                    member, X_train, y_train, scorers, None, self.error_score
+                )
+        result.update(fit_error=None, score_time=time.time() - start)
+        return result
+
+
+class _encode_once:
+    """While scoring, ``transform`` encodes each array once (every scorer reuses the codes)."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def __enter__(self):
+        estimator, cache = self.estimator, {}
+        transform = estimator.transform
+
+        def cached(X):
+            key = id(X)
+            if key not in cache:
+                cache[key] = (X, transform(X))
+            return cache[key][1].copy()
+
+        estimator.transform = cached
+        return estimator
+
+    def __exit__(self, *exc):
+        self.estimator.__dict__.pop("transform", None)
+        return False

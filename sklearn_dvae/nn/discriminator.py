@@ -54,7 +54,7 @@ class Discriminator(nn.Module):
         return self.net(z)
 
 
-def permute_dims(z):
+def permute_dims(z, generator=None):
     """Shuffle each latent dimension independently across the batch.
 
     The result is a sample of the product of the marginals ``prod_j q(z_j)``:
@@ -65,6 +65,8 @@ def permute_dims(z):
     Parameters
     ----------
     z : torch.Tensor of shape (batch_size, latent_dim)
+    generator : torch.Generator or None, default=None
+        Draws the permutations (torch's global generator when None).
 
     Returns
     -------
@@ -78,5 +80,12 @@ def permute_dims(z):
     >>> torch.equal(permute_dims(z).sort(dim=0).values, z)
     True
     """
-    order = torch.argsort(torch.rand(z.shape, device=z.device), dim=0)
+    order = torch.argsort(
+        torch.rand(
+            z.shape,
+            generator=generator,
+            device=z.device if generator is None else generator.device,
+        ).to(z.device),
+        dim=0,
+    )
     return torch.gather(z, 0, order)

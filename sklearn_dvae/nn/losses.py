@@ -99,6 +99,10 @@ class VAELoss(nn.Module):
     min_batch_size = 1
     posterior = "diagonal"
     cuda_graph_unsupported = None
+    #: Numeric hyperparameters that may differ between the members of a fused run
+    #: whose losses are computed as one batched (``torch.func.vmap``) call; the
+    #: others must then be equal. Empty: the members' losses run one by one.
+    batched_hyperparameters = ()
 
     def __init__(self, likelihood="bernoulli"):
         super().__init__()
@@ -218,6 +222,15 @@ class VAELoss(nn.Module):
         """
         return self.reconstruction(output, x, include_constant=True) + self.prior_kl(output)
 
+    def batched_values(self):
+        """The values of `batched_hyperparameters`, resolved to numbers.
+
+        Returns
+        -------
+        values : dict of str to float
+        """
+        return {name: float(getattr(self, name)) for name in self.batched_hyperparameters}
+
     def sample_prior(self, n_samples, latent_dim, random_state):
         """Draws of the latent prior ``N(0, I)``.
 
@@ -264,6 +277,8 @@ class BetaVAELoss(VAELoss):
     True
     """
 
+    batched_hyperparameters = ("beta",)
+
     def __init__(self, beta=1.0, likelihood="bernoulli"):
         super().__init__(likelihood=likelihood)
         self.beta = beta
@@ -302,6 +317,7 @@ class AnnealedVAELoss(VAELoss):
     """
 
     term_names = ("reconstruction", "kl", "capacity")
+    batched_hyperparameters = ("gamma", "c_max", "iteration_threshold")
     cuda_graph_unsupported = (
         "its loss changes with the training step (the capacity schedule), which a "
         "captured step would freeze"
@@ -324,9 +340,12 @@ class AnnealedVAELoss(VAELoss):
 
         Returns
         -------
-        capacity : float
+        capacity : float or torch.Tensor
         """
         step = self.training_step if step is None else step
+        if torch.is_tensor(self.c_max) or torch.is_tensor(self.iteration_threshold):
+            # One value per member of a fused run.
+            return self.c_max * torch.clamp(step / self.iteration_threshold, max=1.0)
         return self.c_max * min(1.0, step / self.iteration_threshold)
 
     @_regularizer_doc(
@@ -336,7 +355,7 @@ class AnnealedVAELoss(VAELoss):
     def regularizer(self, output, kl):
         capacity = self.capacity()
         penalty = self.gamma * (kl - capacity).abs()
-        return penalty, {"capacity": torch.tensor(capacity, device=kl.device)}
+        return penalty, {"capacity": torch.as_tensor(capacity, device=kl.device)}
 
 
 class FactorVAELoss(VAELoss):
@@ -418,7 +437,7 @@ class FactorVAELoss(VAELoss):
         tc = self.total_correlation(output.z)
         return kl + self.gamma * tc, {"tc": tc}
 
-    def discriminator_loss(self, z, z_other):
+    def discriminator_loss(self, z, z_other, generator=None):
         """The discriminator's cross-entropy and accuracy on real and permuted codes.
 
         Parameters
@@ -429,6 +448,8 @@ class FactorVAELoss(VAELoss):
         z_other : torch.Tensor of shape (m, latent_dim)
             Codes of a second batch, permuted here per dimension across the batch
             (samples of ``prod_j q(z_j)``), label 1; detached too.
+        generator : torch.Generator or None, default=None
+            Draws the permutation (torch's global generator when None).
 
         Returns
         -------
@@ -437,7 +458,7 @@ class FactorVAELoss(VAELoss):
         accuracy : torch.Tensor (scalar)
             Fraction of the ``n + m`` codes classified correctly (detached).
         """
-        z_permuted = permute_dims(z_other.detach())
+        z_permuted = permute_dims(z_other.detach(), generator=generator)
         logits_real = self.discriminator(z.detach())
         logits_permuted = self.discriminator(z_permuted)
         labels_real = torch.zeros(len(logits_real), dtype=torch.long, device=z.device)
@@ -540,6 +561,7 @@ class DIPVAELoss(VAELoss):
 
     term_names = ("reconstruction", "kl", "dip_off_diagonal", "dip_diagonal")
     min_batch_size = 2
+    batched_hyperparameters = ("lambda_od", "lambda_d")
 
     def __init__(self, lambda_od=10.0, lambda_d=None, dip_type="ii", likelihood="bernoulli"):
         super().__init__(likelihood=likelihood)
@@ -549,6 +571,15 @@ class DIPVAELoss(VAELoss):
         self.lambda_d = lambda_d
         self.dip_type = dip_type
 
+    def batched_values(self):
+        """``lambda_od`` and the effective ``lambda_d`` (see `effective_lambda_d`).
+
+        Returns
+        -------
+        values : dict of str to float
+        """
+        return {"lambda_od": float(self.lambda_od), "lambda_d": self.effective_lambda_d()}
+
     def effective_lambda_d(self):
         """The diagonal weight in use: ``lambda_d``, or the paper's default for ``dip_type``.
 
@@ -556,9 +587,10 @@ class DIPVAELoss(VAELoss):
         -------
         lambda_d : float
         """
-        if self.lambda_d is not None:
-            return float(self.lambda_d)
-        return float(self.lambda_od * (10.0 if self.dip_type == "i" else 1.0))
+        value = self.lambda_d
+        if value is None:
+            value = self.lambda_od * (10.0 if self.dip_type == "i" else 1.0)
+        return value if torch.is_tensor(value) else float(value)
 
     @_regularizer_doc(
         "``KL + lambda_od * off_diagonal + lambda_d * diagonal``.",
@@ -610,6 +642,7 @@ class BetaTCVAELoss(VAELoss):
         "dimension_wise_kl",
     )
     min_batch_size = 2
+    batched_hyperparameters = ("beta", "alpha", "gamma")
 
     def __init__(
         self, dataset_size, beta=6.0, alpha=1.0, gamma=1.0, sampling="mws", likelihood="bernoulli"

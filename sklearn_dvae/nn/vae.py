@@ -175,9 +175,7 @@ class VAEModule(nn.Module):
         }
         self.encoder = build_network(encoder, "encoder", kwargs=encoder_kwargs, **shared)
         self.decoder = build_network(decoder, "decoder", kwargs=decoder_kwargs, **shared)
-        self.register_buffer(
-            "_tril_indices", torch.tril_indices(latent_dim, latent_dim), persistent=False
-        )
+        self.register_buffer("_tril_gather", _tril_gather(latent_dim), persistent=False)
         self.memory_format = memory_format
         if memory_format == "channels_last" and len(self.sample_shape) == 3 and encoder != "mlp":
             self._channels_last_memory = True
@@ -243,9 +241,13 @@ class VAEModule(nn.Module):
         mu = raw[:, :d]
         if self.posterior == "diagonal":
             return mu, raw[:, d:], None
-        rows, cols = self._tril_indices
-        scale_tril = raw.new_zeros(raw.shape[0], d, d)
-        scale_tril[:, rows, cols] = raw[:, d:]
+        # Place the row-major lower triangle by gathering from [0, entries...]: no
+        # in-place write, so that the same code runs batched under torch.func.vmap.
+        gather = getattr(self, "_tril_gather", None)
+        if gather is None:  # a module pickled before this buffer existed
+            gather = _tril_gather(d).to(raw.device)
+        padded = torch.cat([torch.zeros_like(raw[:, :1]), raw[:, d:]], dim=1)
+        scale_tril = padded[:, gather].reshape(raw.shape[0], d, d)
         diagonal = F.softplus(torch.diagonal(scale_tril, dim1=1, dim2=2)) + _MIN_SCALE
         scale_tril = torch.tril(scale_tril, diagonal=-1) + torch.diag_embed(diagonal)
         logvar = torch.log(scale_tril.pow(2).sum(dim=2))
@@ -380,13 +382,16 @@ class VAEModule(nn.Module):
         noise = noise.expand_as(mu)
         return mu + (scale_tril @ noise.unsqueeze(-1)).squeeze(-1)
 
-    def forward(self, x):
+    def forward(self, x, noise=None):
         """Prepare, encode, draw one ``z`` per sample and decode it.
 
         Parameters
         ----------
         x : torch.Tensor of shape (batch_size, ...)
             A raw batch (see `prepare`).
+        noise : torch.Tensor of shape (batch_size, latent_dim) or None, default=None
+            The standard-normal draws of the reparameterisation (see
+            `reparameterize`); None draws them from torch's generator.
 
         Returns
         -------
@@ -396,7 +401,7 @@ class VAEModule(nn.Module):
         """
         x = self.prepare(x)
         mu, logvar, scale_tril = self.encode_distribution(x)
-        z = self.reparameterize(mu, logvar, scale_tril)
+        z = self.reparameterize(mu, logvar, scale_tril, noise=noise)
         return VAEOutput(x, self.decode(z), mu, logvar, z, scale_tril)
 
     @staticmethod
@@ -486,6 +491,14 @@ class VAEModule(nn.Module):
                     f"The {name} {encoder_name if name == 'encoder' else decoder_name} must "
                     f"return floating-point tensors, got {[str(p.dtype) for p in parts]}."
                 )
+
+
+def _tril_gather(d):
+    """Where each entry of a d x d matrix finds its value in ``[0, lower-triangle entries]``."""
+    rows, cols = torch.tril_indices(d, d)
+    gather = torch.zeros(d * d, dtype=torch.long)
+    gather[rows * d + cols] = torch.arange(1, len(rows) + 1)
+    return gather
 
 
 def n_posterior_parameters(latent_dim, posterior):
