@@ -23,7 +23,12 @@ DATA_HOME_ENVIRONMENT_VARIABLE = "SKLEARN_DVAE_DATA"
 
 
 def get_data_home(data_home=None):
-    """Return the folder where rendered datasets are cached, creating it if needed.
+    """Return the data folder, creating it if needed.
+
+    Rendered datasets are cached there (``dsprites/``) and the fetchers download
+    the official files there, one subfolder per dataset (``dsprites/``,
+    ``shapes3d/``, ``smallnorb/``, ``cars3d/``, ``mpi3d/``), as scikit-learn's
+    ``get_data_home`` does for its own datasets.
 
     Parameters
     ----------
@@ -36,6 +41,15 @@ def get_data_home(data_home=None):
     -------
     data_home : pathlib.Path
         The folder, which exists on return.
+
+    See Also
+    --------
+    fetch_dsprites : Download into the data folder (as do the other fetchers).
+
+    Notes
+    -----
+    A file the fetchers cannot download (no network) can be put in its subfolder
+    by hand under its official name; the fetcher then uses it as it is.
 
     Examples
     --------

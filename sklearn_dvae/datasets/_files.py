@@ -9,12 +9,12 @@ _NPZ_MAGIC = b"PK\x03\x04"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
-def check_data_file(path, *, dataset, official_names, source, function):
+def check_data_file(path, *, dataset, official_names, source, function, fetcher):
     """Return ``path`` as a Path to an existing file, or raise a helpful error.
 
     A folder is searched for the official file names. The error for a missing file
-    says which file is missing, where users get it and which argument to pass:
-    nothing is ever downloaded.
+    says which file is missing, where users get it, which argument to pass, and which
+    fetcher downloads it (loaders never download).
     """
     if not isinstance(path, str | os.PathLike):
         return path  # an open file object, checked when read
@@ -26,15 +26,15 @@ def check_data_file(path, *, dataset, official_names, source, function):
         raise FileNotFoundError(
             f"no {dataset} file in the folder {str(path)!r}: expected "
             f"{' or '.join(official_names)}. Get it from {source} and pass its location "
-            f"as the `path` argument: {function}(path='/data/{official_names[0]}'). "
-            "Nothing is downloaded automatically."
+            f"as the `path` argument: {function}(path='/data/{official_names[0]}'), or "
+            f"call {fetcher}() to download it."
         )
     if not path.is_file():
         raise FileNotFoundError(
             f"{dataset} file not found: {str(path)!r}. Get "
             f"{' or '.join(official_names)} from {source} and pass its location as the "
-            f"`path` argument: {function}(path='/data/{official_names[0]}'). Nothing is "
-            "downloaded automatically."
+            f"`path` argument: {function}(path='/data/{official_names[0]}'), or call "
+            f"{fetcher}() to download it."
         )
     return path
 

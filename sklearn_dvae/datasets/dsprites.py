@@ -26,13 +26,15 @@ import zipfile
 import zlib
 
 import numpy as np
+from sklearn.utils._param_validation import validate_params
 
 from ._base import GroundTruthDataset, check_factor_table, get_data_home
+from ._download import FETCHER_PARAMETERS, OfficialFile, fetch_file
 from ._files import check_data_file, file_format
 from ._lazy import H5RowReader, LazyImages
 from ._raster import ellipse_row_extent
 
-__all__ = ["make_dsprites", "load_dsprites", "render_dsprites"]
+__all__ = ["fetch_dsprites", "make_dsprites", "load_dsprites", "render_dsprites"]
 
 FACTOR_NAMES = ("color", "shape", "scale", "orientation", "posX", "posY")
 FACTOR_SIZES = (1, 3, 6, 40, 32, 32)
@@ -43,6 +45,15 @@ N_IMAGES = 737_280
 NPZ_FILENAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 HDF5_FILENAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.hdf5"
 _SOURCE = "https://github.com/deepmind/dsprites-dataset"
+# The .hdf5 twin is the file TensorFlow Datasets downloads, with its size and SHA-256
+# in tensorflow_datasets/datasets/dsprites/checksums.tsv; no digest of the .npz is
+# published.
+OFFICIAL_HDF5 = OfficialFile(
+    HDF5_FILENAME,
+    f"{_SOURCE}/raw/master/{HDF5_FILENAME}",
+    sha256="729fa22e884c9c500e1f17415d580746b4c5894fbbb780a1319bbcfa39a745bb",
+    size=28_024_106,
+)
 
 # Geometry measured on the official frames (see shared/data/README.md, "Renderer
 # geometry"): it reproduces all 320 reference frames with 0 wrong pixels.
@@ -691,10 +702,11 @@ def _check_labels(path, classes, values):
 def load_dsprites(path, *, in_memory=None):
     """Read the official dSprites file (``.npz`` or ``.hdf5``) as a dataset.
 
-    Nothing is downloaded. The ``.npz`` archive's pickled ``metadata`` entry is
-    never unpickled (a crafted file could run code through it): arrays are read with
-    ``allow_pickle=False`` and factor names, sizes and values come from the dSprites
-    specification, against which the file's labels are checked.
+    Nothing is downloaded (`fetch_dsprites` downloads the file). The ``.npz``
+    archive's pickled ``metadata`` entry is never unpickled (a crafted file could
+    run code through it): arrays are read with ``allow_pickle=False`` and factor
+    names, sizes and values come from the dSprites specification, against which
+    the file's labels are checked.
 
     Parameters
     ----------
@@ -751,6 +763,7 @@ def load_dsprites(path, *, in_memory=None):
         official_names=(NPZ_FILENAME, HDF5_FILENAME),
         source=_SOURCE,
         function="load_dsprites",
+        fetcher="fetch_dsprites",
     )
     kind = file_format(path)
     if kind == "npz":
@@ -773,3 +786,91 @@ def load_dsprites(path, *, in_memory=None):
         factor_levels=FACTOR_LEVELS,
         name="dSprites",
     )
+
+
+@validate_params(
+    {
+        **FETCHER_PARAMETERS,
+        "in_memory": ["boolean", None],
+    },
+    prefer_skip_nested_validation=True,
+)
+def fetch_dsprites(
+    *,
+    data_home=None,
+    download_if_missing=True,
+    base_url=None,
+    sha256=None,
+    progress=True,
+    in_memory=None,
+):
+    """Download the official dSprites file (if needed) and read it with `load_dsprites`.
+
+    The official ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.hdf5`` (28 MB) is
+    downloaded into ``<data_home>/dsprites`` and verified against its published
+    SHA-256 digest. A copy of the ``.hdf5`` or of the ``.npz`` twin already there is
+    used as it is. `make_dsprites` renders the same images without any file.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Data folder; see `get_data_home` (environment variable
+        ``SKLEARN_DVAE_DATA``, else ``~/.cache/sklearn_dvae``).
+    download_if_missing : bool, default=True
+        False raises FileNotFoundError instead of downloading a missing file.
+    base_url : str, default=None
+        Where to download the file from instead of
+        https://github.com/deepmind/dsprites-dataset/raw/master (a mirror, or a local
+        server): ``<base_url>/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.hdf5``. None
+        uses the environment variable ``SKLEARN_DVAE_BASE_URL`` if set.
+    sha256 : str, default=None
+        SHA-256 digest to check the download against, for another file than the
+        official one; None checks the official digest.
+    progress : bool, default=True
+        Show a progress bar (tqdm) while downloading.
+    in_memory : bool, default=None
+        Passed to `load_dsprites`: the ``.hdf5`` images stay on disk unless True.
+
+    Returns
+    -------
+    dataset : GroundTruthDataset
+        The dataset `load_dsprites` reads from the file.
+
+    Raises
+    ------
+    OSError
+        If the download fails (no network, an HTTP error, a transfer interrupted
+        again and again, a checksum that does not match): the message names the
+        URL and where to put the file by hand.
+    FileNotFoundError
+        If the file is missing and ``download_if_missing`` is False.
+
+    See Also
+    --------
+    load_dsprites : Read a file that is already on disk.
+    make_dsprites : Render the same images without the file.
+
+    Notes
+    -----
+    The official digest is the one TensorFlow Datasets publishes for this file.
+    The download is written under a temporary name and renamed once verified; an
+    interrupted download resumes where it stopped.
+
+    Examples
+    --------
+    >>> from sklearn_dvae.datasets import fetch_dsprites
+    >>> dataset = fetch_dsprites()  # doctest: +SKIP
+    """
+    folder = get_data_home(data_home) / "dsprites"
+    if (folder / NPZ_FILENAME).is_file() and not (folder / HDF5_FILENAME).is_file():
+        return load_dsprites(folder / NPZ_FILENAME, in_memory=in_memory)
+    path = fetch_file(
+        OFFICIAL_HDF5,
+        folder,
+        base_url=base_url,
+        sha256=sha256,
+        download_if_missing=download_if_missing,
+        progress=progress,
+        function="fetch_dsprites",
+    )
+    return load_dsprites(path, in_memory=in_memory)

@@ -8,12 +8,14 @@ specification; images are read from disk when rows are indexed.
 """
 
 import numpy as np
+from sklearn.utils._param_validation import validate_params
 
-from ._base import GroundTruthDataset
+from ._base import GroundTruthDataset, get_data_home
+from ._download import FETCHER_PARAMETERS, OfficialFile, fetch_file
 from ._files import check_data_file, file_format
 from ._lazy import H5RowReader, LazyImages
 
-__all__ = ["load_shapes3d"]
+__all__ = ["fetch_shapes3d", "load_shapes3d"]
 
 FACTOR_NAMES = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")
 FACTOR_SIZES = (10, 10, 10, 8, 4, 15)
@@ -24,6 +26,14 @@ FILENAME = "3dshapes.h5"
 _SOURCE = (
     "https://github.com/deepmind/3d-shapes (the Google Cloud Storage bucket "
     "gs://3d-shapes, https://storage.googleapis.com/3d-shapes/3dshapes.h5)"
+)
+# Size and SHA-256 as published in TensorFlow Datasets' checksums of this file
+# (tensorflow_datasets/datasets/shapes3d/checksums.tsv).
+OFFICIAL_FILE = OfficialFile(
+    FILENAME,
+    f"https://storage.googleapis.com/3d-shapes/{FILENAME}",
+    sha256="0a0f6ed98baff276a50f3a081a7434d788da63cb135a98189b2a5b5769be1785",
+    size=267_573_662,
 )
 # Labels are stored as float64 values; this is far below every factor's step.
 _LABEL_TOLERANCE = 1e-5
@@ -73,10 +83,10 @@ def _labels_to_classes(path, labels):
 def load_shapes3d(path, *, in_memory=False):
     """Read the official 3D Shapes file as a dataset, leaving the images on disk.
 
-    Nothing is downloaded. The labels are read and checked against the
-    specification; the images stay in the HDF5 file (a `LazyImages`) and are read
-    when rows are indexed, as uint8. Scale them to [0, 1] per batch, never as a
-    whole (the full set would take 24 GB as float32).
+    Nothing is downloaded (`fetch_shapes3d` downloads the file). The labels are
+    read and checked against the specification; the images stay in the HDF5 file
+    (a `LazyImages`) and are read when rows are indexed, as uint8. Scale them to
+    [0, 1] per batch, never as a whole (the full set would take 24 GB as float32).
 
     Parameters
     ----------
@@ -139,6 +149,7 @@ def load_shapes3d(path, *, in_memory=False):
         official_names=(FILENAME,),
         source=_SOURCE,
         function="load_shapes3d",
+        fetcher="fetch_shapes3d",
     )
     shown = str(path) if not hasattr(path, "read") else repr(path)
     if file_format(path) != "hdf5":
@@ -205,3 +216,87 @@ def load_shapes3d(path, *, in_memory=False):
         factor_levels=FACTOR_LEVELS,
         name="3D Shapes",
     )
+
+
+@validate_params(
+    {
+        **FETCHER_PARAMETERS,
+        "in_memory": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def fetch_shapes3d(
+    *,
+    data_home=None,
+    download_if_missing=True,
+    base_url=None,
+    sha256=None,
+    progress=True,
+    in_memory=False,
+):
+    """Download the official 3D Shapes file (if needed) and read it with `load_shapes3d`.
+
+    The official ``3dshapes.h5`` (268 MB of compressed HDF5 holding 5.9 GB of
+    images) is downloaded into
+    ``<data_home>/shapes3d`` and verified against its published SHA-256 digest. A
+    file already there is used as it is.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Data folder; see `get_data_home` (environment variable
+        ``SKLEARN_DVAE_DATA``, else ``~/.cache/sklearn_dvae``).
+    download_if_missing : bool, default=True
+        False raises FileNotFoundError instead of downloading a missing file.
+    base_url : str, default=None
+        Where to download the file from instead of
+        https://storage.googleapis.com/3d-shapes (a mirror, or a local server):
+        ``<base_url>/3dshapes.h5``. None uses the environment variable
+        ``SKLEARN_DVAE_BASE_URL`` if set.
+    sha256 : str, default=None
+        SHA-256 digest to check the download against, for another file than the
+        official one; None checks the official digest.
+    progress : bool, default=True
+        Show a progress bar (tqdm) while downloading.
+    in_memory : bool, default=False
+        Passed to `load_shapes3d`.
+
+    Returns
+    -------
+    dataset : GroundTruthDataset
+        The dataset `load_shapes3d` reads from the file.
+
+    Raises
+    ------
+    OSError
+        If the download fails (no network, an HTTP error, a transfer interrupted
+        again and again, a checksum that does not match): the message names the
+        URL and where to put the file by hand.
+    FileNotFoundError
+        If the file is missing and ``download_if_missing`` is False.
+
+    See Also
+    --------
+    load_shapes3d : Read a file that is already on disk.
+
+    Notes
+    -----
+    The official digest is the one TensorFlow Datasets publishes for this file.
+    The download is written under a temporary name and renamed once verified; an
+    interrupted download resumes where it stopped.
+
+    Examples
+    --------
+    >>> from sklearn_dvae.datasets import fetch_shapes3d
+    >>> dataset = fetch_shapes3d()  # doctest: +SKIP
+    """
+    path = fetch_file(
+        OFFICIAL_FILE,
+        get_data_home(data_home) / "shapes3d",
+        base_url=base_url,
+        sha256=sha256,
+        download_if_missing=download_if_missing,
+        progress=progress,
+        function="fetch_shapes3d",
+    )
+    return load_shapes3d(path, in_memory=in_memory)

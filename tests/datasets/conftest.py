@@ -1,7 +1,8 @@
-"""Fixtures of the dataset tests: seeded factor classes and the real dSprites frames."""
+"""Fixtures of the dataset tests: seeded classes, real dSprites frames, a local file server."""
 
 import numpy as np
 import pytest
+from file_server import FileServer
 from official_formats import DSPRITES_SIZES, REFERENCE_FRAMES
 
 
@@ -22,3 +23,19 @@ def reference_frames():
         )
     with np.load(REFERENCE_FRAMES) as archive:
         return {key: archive[key] for key in archive.files}
+
+
+@pytest.fixture
+def file_server():
+    """A local HTTP server on 127.0.0.1 serving files from memory (see file_server.py)."""
+    server = FileServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def data_home(tmp_path, monkeypatch):
+    """An empty data folder; the environment variables that would redirect it are unset."""
+    monkeypatch.delenv("SKLEARN_DVAE_DATA", raising=False)
+    monkeypatch.delenv("SKLEARN_DVAE_BASE_URL", raising=False)
+    return tmp_path / "data_home"
