@@ -1038,6 +1038,48 @@ class DisentangledVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = self._check_X(X, reset=False)
         return self._encode(X)
 
+    def latent_kl(self, X):
+        """Mean KL divergence of each latent from the prior, over ``X``.
+
+        ``mean_x 0.5 * (mu_d(x)^2 + sigma_d^2(x) - log sigma_d^2(x) - 1)`` for each
+        latent ``d``: near 0 for a latent that collapsed to the prior (it carries no
+        information about ``x``), large for an informative one. UDR
+        (`~sklearn_dvae.metrics.udr_score`) uses it to leave inactive latents out;
+        sorting latents by it puts the informative ones first. For a full-covariance
+        posterior (`CHyVAE`) it is the KL of each latent's marginal.
+
+        Parameters
+        ----------
+        X : array-like of the training data's sample shape
+            Data to encode (in any encoding ``transform`` accepts).
+
+        Returns
+        -------
+        kl : ndarray of shape (latent_dim,), dtype float64
+            Mean KL of each latent, in nats.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_dvae import BetaVAE
+        >>> X = np.random.default_rng(0).random((64, 6)).astype(np.float32)
+        >>> vae = BetaVAE(latent_dim=3, hidden_units=(16,), max_epochs=1,
+        ...               random_state=0).fit(X)
+        >>> vae.latent_kl(X).shape
+        (3,)
+        """
+        check_is_fitted(self, "net_")
+        X = self._check_X(X, reset=False)
+        module = self.net_.module_
+        module.eval()
+        total = torch.zeros(module.latent_dim, dtype=torch.float64)
+        with torch.no_grad(), limited_torch_threads():
+            for x in self._batches(X):
+                mu, logvar = module.encode(x)
+                mu, logvar = mu.double(), logvar.double()
+                total += (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)).sum(dim=0).cpu()
+        return (total / len(X)).numpy()
+
     def _decode(self, Z):
         tune_malloc()
         module = self.net_.module_

@@ -9,9 +9,16 @@ import copy
 import math
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV
 
-__all__ = ["FusedGridSearchCV", "fit_fused", "format_results_table", "search_results_table"]
+__all__ = [
+    "FusedGridSearchCV",
+    "UDRSearch",
+    "fit_fused",
+    "format_results_table",
+    "search_results_table",
+]
 
 
 def _metric_names(cv_results):
@@ -524,3 +531,227 @@ class _encode_once:
     def __exit__(self, *exc):
         self.estimator.__dict__.pop("transform", None)
         return False
+
+
+class UDRSearch(BaseEstimator):
+    """Choose hyperparameters without labels: fit seeds per setting, rank settings by UDR.
+
+    For each setting of ``param_grid``, ``n_seeds`` models are fitted (fused where
+    they can be, see `fit_fused`); each is scored by UDR
+    (`~sklearn_dvae.metrics.udr_score`) against the other seeds of its setting, on a
+    shared sample of ``X``. A setting whose seeds agree latent by latent (up to
+    permutation and sign) scores high: the assumption of Duan et al. (ICLR 2020) is
+    that disentangled solutions are alike across seeds and entangled ones are not. No
+    factors are needed; when ``y`` holds them and ``scoring`` is given, the supervised
+    scores of every model are reported beside UDR.
+
+    Parameters
+    ----------
+    estimator : DisentangledVAE
+        The model searched over.
+    param_grid : dict or list of dict
+        Settings, as for ``GridSearchCV`` (without the seed).
+    n_seeds : int, default=5
+        Models per setting (at least 2), with seeds ``0 .. n_seeds - 1`` offset by
+        ``random_state``.
+    seed_param : str, default="random_state"
+        The parameter that holds the seed (``"vae__random_state"`` in a pipeline).
+    correlation : {"lasso", "spearman"}, default="lasso"
+        UDR's correlation between latents (see `~sklearn_dvae.metrics.udr_score`).
+    kl_threshold : float, default=0.01
+        Latents whose mean KL is at most this are inactive.
+    n_samples : int or None, default=1000
+        Rows of ``X`` (drawn once, shared by every model) on which codes and KLs are
+        computed; None uses all of ``X``.
+    scoring : callable, dict of str to callable, or None, default=None
+        Supervised scorers ``scorer(estimator, X, y)``, used only when ``y`` is given.
+    max_fused : int or "auto", default="auto"
+        As for `fit_fused`.
+    n_jobs : int or None, default=None
+        Fused groups trained at once with joblib (or Dask).
+    random_state : int or None, default=None
+        Offsets the seeds and draws the shared sample.
+
+    Attributes
+    ----------
+    cv_results_ : dict of str to ndarray
+        One entry per setting: ``params``, ``param_<name>``, ``udr_seed<k>`` (the UDR
+        of seed ``k``; NaN for a failed fit), ``mean_udr``, ``std_udr``,
+        ``rank_udr``, ``n_failed``; with supervised scoring, ``<metric>_seed<k>``,
+        ``mean_<metric>`` and ``std_<metric>``.
+    best_index_ : int
+        The setting with the highest mean UDR.
+    best_params_ : dict
+    best_score_ : float
+        Its mean UDR.
+    best_estimator_ : DisentangledVAE
+        The seed of the best setting with the highest UDR.
+    estimators_ : list of list of DisentangledVAE
+        Every fitted model, ``estimators_[setting][seed]``.
+    seeds_ : list of int
+
+    See Also
+    --------
+    sklearn_dvae.metrics.udr_score : the score itself.
+
+    References
+    ----------
+    .. [1] Duan, S. et al. "Unsupervised Model Selection for Variational Disentangled
+       Representation Learning." ICLR 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_dvae import BetaVAE
+    >>> from sklearn_dvae.model_selection import UDRSearch
+    >>> X = np.random.default_rng(0).random((200, 8)).astype(np.float32)
+    >>> search = UDRSearch(BetaVAE(latent_dim=3, hidden_units=(16,), max_epochs=3),
+    ...                    {"beta": [1.0, 4.0]}, n_seeds=3, random_state=0).fit(X)
+    >>> search.cv_results_["udr_seed0"].shape, sorted(search.best_params_)
+    ((2,), ['beta'])
+    """
+
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        *,
+        n_seeds=5,
+        seed_param="random_state",
+        correlation="lasso",
+        kl_threshold=0.01,
+        n_samples=1000,
+        scoring=None,
+        max_fused="auto",
+        n_jobs=None,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.n_seeds = n_seeds
+        self.seed_param = seed_param
+        self.correlation = correlation
+        self.kl_threshold = kl_threshold
+        self.n_samples = n_samples
+        self.scoring = scoring
+        self.max_fused = max_fused
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Fit every setting's seeds, then score each model by UDR within its setting.
+
+        Parameters
+        ----------
+        X : array-like
+            Training data (no labels needed).
+        y : array-like of shape (n_samples, n_factors) or None, default=None
+            Ground-truth factors, only for the supervised ``scoring``.
+
+        Returns
+        -------
+        self : object
+        """
+        import warnings
+
+        from sklearn.base import clone
+        from sklearn.model_selection import ParameterGrid
+        from sklearn.utils import check_random_state
+        from sklearn.utils._indexing import _safe_indexing
+
+        from .metrics import udr_score
+
+        if isinstance(self.n_seeds, bool) or not isinstance(self.n_seeds, int) or self.n_seeds < 2:
+            raise ValueError(
+                f"n_seeds must be an integer of at least 2 (UDR compares seeds), got "
+                f"{self.n_seeds!r}."
+            )
+        if self.correlation not in ("lasso", "spearman"):
+            raise ValueError(
+                f"correlation must be 'lasso' or 'spearman', got {self.correlation!r}."
+            )
+        if self.scoring is not None and not (
+            callable(self.scoring) or isinstance(self.scoring, dict)
+        ):
+            raise ValueError("scoring must be a callable, a dict of callables, or None.")
+        _check_max_fused(self.max_fused)
+        settings = list(ParameterGrid(self.param_grid))
+        if not settings:
+            raise ValueError("param_grid is empty: nothing to fit.")
+        offset = 0 if self.random_state is None else int(self.random_state)
+        self.seeds_ = [offset + k for k in range(self.n_seeds)]
+        models = [
+            clone(self.estimator).set_params(**setting, **{self.seed_param: seed})
+            for setting in settings
+            for seed in self.seeds_
+        ]
+        models, errors = _fit_estimators_fused(models, X, self.max_fused, n_jobs=self.n_jobs)
+        rng = check_random_state(self.random_state)
+        n_rows = len(X)
+        rows = (
+            np.arange(n_rows)
+            if self.n_samples is None or self.n_samples >= n_rows
+            else np.sort(rng.choice(n_rows, size=self.n_samples, replace=False))
+        )
+        sample = _safe_indexing(X, rows)
+        scorers = {} if y is None or self.scoring is None else self.scoring
+        if callable(scorers):
+            scorers = {"score": scorers}
+        S = self.n_seeds
+        results = {"params": settings}
+        for name in settings[0] if settings else []:
+            results[f"param_{name}"] = np.ma.masked_array(
+                [s.get(name) for s in settings],
+                mask=[name not in s for s in settings],
+                dtype=object,
+            )
+        udr = np.full((len(settings), S), np.nan)
+        supervised = {name: np.full((len(settings), S), np.nan) for name in scorers}
+        self.estimators_ = []
+        for index in range(len(settings)):
+            block = models[index * S : (index + 1) * S]
+            failed = errors[index * S : (index + 1) * S]
+            self.estimators_.append(block)
+            good = [k for k in range(S) if failed[k] is None]
+            if len(good) >= 2:
+                codes = [block[k].transform(sample) for k in good]
+                kls = [block[k].latent_kl(sample) for k in good]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # a collapsed model scores 0
+                    scores = udr_score(
+                        codes, kls, correlation=self.correlation, kl_threshold=self.kl_threshold
+                    )
+                udr[index, good] = scores
+            for name, scorer in scorers.items():
+                for k in good:
+                    supervised[name][index, k] = scorer(block[k], X, y)
+        results["n_failed"] = np.array(
+            [sum(e is not None for e in errors[i * S : (i + 1) * S]) for i in range(len(settings))]
+        )
+        for k in range(S):
+            results[f"udr_seed{k}"] = udr[:, k]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN settings
+            results["mean_udr"] = np.nanmean(udr, axis=1)
+            results["std_udr"] = np.nanstd(udr, axis=1)
+            for name, values in supervised.items():
+                for k in range(S):
+                    results[f"{name}_seed{k}"] = values[:, k]
+                results[f"mean_{name}"] = np.nanmean(values, axis=1)
+                results[f"std_{name}"] = np.nanstd(values, axis=1)
+        order = np.argsort(-np.nan_to_num(results["mean_udr"], nan=-np.inf), kind="stable")
+        ranks = np.empty(len(settings), dtype=int)
+        ranks[order] = np.arange(1, len(settings) + 1)
+        results["rank_udr"] = ranks
+        self.cv_results_ = results
+        if np.all(np.isnan(results["mean_udr"])):
+            raise ValueError(
+                "No setting could be scored: every setting has fewer than 2 fitted seeds. "
+                f"First error: {next(e for e in errors if e is not None)!r}"
+            )
+        self.best_index_ = int(order[0])
+        self.best_params_ = settings[self.best_index_]
+        self.best_score_ = float(results["mean_udr"][self.best_index_])
+        best_seed = int(np.nanargmax(udr[self.best_index_]))
+        self.best_estimator_ = self.estimators_[self.best_index_][best_seed]
+        return self

@@ -10,7 +10,6 @@ import math
 import numbers
 
 import numpy as np
-import torch
 
 __all__ = [
     "latent_kl",
@@ -86,27 +85,13 @@ def latent_kl(estimator, X):
     """
     from sklearn.utils.validation import check_is_fitted
 
-    from ._batching import to_tensor_batch
-    from ._parallel import limited_torch_threads
-
-    if not hasattr(estimator, "_check_X") or not hasattr(estimator, "net_"):
+    if not hasattr(estimator, "latent_kl") or not hasattr(estimator, "_check_X"):
         check_is_fitted(estimator)
         raise TypeError(
             "latent_kl needs a model of this package (BetaVAE, FactorVAE, ...), got "
             f"{type(estimator).__name__}."
         )
-    check_is_fitted(estimator, "net_")
-    X = estimator._check_X(X, reset=False)
-    module = estimator.net_.module_
-    module.eval()
-    total = torch.zeros(module.latent_dim, dtype=torch.float64)
-    with torch.no_grad(), limited_torch_threads():
-        for start in range(0, len(X), estimator.batch_size):
-            batch = to_tensor_batch(X[start : start + estimator.batch_size])
-            mu, logvar = module.encode(module.prepare(batch.to(estimator.net_.device)))
-            kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
-            total += kl.double().sum(dim=0).cpu()
-    return (total / len(X)).numpy()
+    return estimator.latent_kl(X)
 
 
 def _as_display_images(images, image_shape=None):
