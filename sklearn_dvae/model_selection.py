@@ -144,16 +144,19 @@ def format_results_table(rows, *, precision=3):
 # ---------------------------------------------------------------- fused training
 def _fusion_chunks(estimators, X, max_fused):
     """Positions of ``estimators`` grouped into chunks, each trained as one computation."""
+    from ._base import DisentangledVAE
     from ._fused import fusion_key, plan_groups, unfusable_reason
 
     groups = {}
     for index, estimator in enumerate(estimators):
-        key = (
-            ("alone", index) if unfusable_reason(estimator) is not None else fusion_key(estimator)
-        )
+        alone = not isinstance(estimator, DisentangledVAE) or unfusable_reason(estimator)
+        key = ("alone", index) if alone else fusion_key(estimator)
         groups.setdefault(key, []).append(index)
     chunks = []
-    for indices in groups.values():
+    for key, indices in groups.items():
+        if key[0] == "alone":
+            chunks.append(indices)
+            continue
         for chunk in plan_groups([estimators[i] for i in indices], X, max_fused):
             chunks.append([indices[i] for i in chunk])
     return chunks

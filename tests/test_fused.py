@@ -194,3 +194,16 @@ def test_bad_arguments_are_refused(tabular_unit_data):
         fit_fused(BetaVAE(**BASE), [{}], tabular_unit_data, errors="ignore")
     with pytest.raises(ValueError, match="settings is empty"):
         fit_fused(BetaVAE(**BASE), [], tabular_unit_data)
+
+
+def test_a_pipeline_is_searched_candidate_by_candidate(tabular_unit_data):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    pipeline = make_pipeline(MinMaxScaler(), BetaVAE(**{**BASE, "max_epochs": 2}))
+    grid = {"betavae__beta": [1.0, 2.0]}
+    fused = FusedGridSearchCV(pipeline, grid, cv=2).fit(tabular_unit_data)
+    plain = GridSearchCV(pipeline, grid, cv=2).fit(tabular_unit_data)
+    np.testing.assert_allclose(
+        fused.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"], rtol=1e-6
+    )
