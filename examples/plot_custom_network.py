@@ -20,6 +20,8 @@ with one forward pass before training.
 # ------------
 # ``n_outputs`` and ``latent_dim`` are filled in by the estimator, because the
 # constructors have arguments of those names; ``channels`` is ours to set.
+import os
+
 import numpy as np
 from sklearn.model_selection import GridSearchCV, KFold
 from torch import nn
@@ -27,6 +29,9 @@ from torch import nn
 from sklearn_dvae import BetaVAE
 from sklearn_dvae.metrics import mig_score
 from sklearn_dvae.plotting import plot_latent_traversals, plot_reconstructions
+
+# The tests run every example with SKLEARN_DVAE_EXAMPLES_QUICK=1, for a few steps.
+QUICK = os.environ.get("SKLEARN_DVAE_EXAMPLES_QUICK") == "1"
 
 
 class SmallCNNEncoder(nn.Module):
@@ -81,7 +86,7 @@ vae = BetaVAE(
     decoder=SmallCNNDecoder,
     encoder__channels=16,
     decoder__channels=16,
-    max_epochs=30,
+    max_epochs=2 if QUICK else 30,
     random_state=0,
 ).fit(X)
 Z = vae.transform(X)

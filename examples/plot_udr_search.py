@@ -13,12 +13,17 @@ beside UDR; the search itself never sees them.
 """
 
 # %%
+import os
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 from sklearn_dvae import BetaVAE
 from sklearn_dvae.metrics import make_disentanglement_scorer, mig_score
 from sklearn_dvae.model_selection import UDRSearch
+
+# The tests run every example with SKLEARN_DVAE_EXAMPLES_QUICK=1, for a few steps.
+QUICK = os.environ.get("SKLEARN_DVAE_EXAMPLES_QUICK") == "1"
 
 rng = np.random.default_rng(0)
 factors = rng.random((1000, 2))
@@ -36,7 +41,7 @@ X = (
 
 # %%
 search = UDRSearch(
-    BetaVAE(latent_dim=4, hidden_units=(32, 32), batch_size=64, max_epochs=15),
+    BetaVAE(latent_dim=4, hidden_units=(32, 32), batch_size=64, max_epochs=2 if QUICK else 15),
     {"beta": [0.5, 1.0, 2.0, 4.0, 8.0]},
     n_seeds=3,
     scoring={"mig": make_disentanglement_scorer(mig_score)},

@@ -26,6 +26,7 @@ REFERENCED_MODULES = [
     "sklearn_dvae.datasets",
     "sklearn_dvae.model_selection",
     "sklearn_dvae.nn",
+    "sklearn_dvae.callbacks",
 ]
 # ... and the plotting module (once it exists), whose reference page docs/conf.py
 # writes from its __all__.
