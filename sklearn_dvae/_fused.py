@@ -24,6 +24,7 @@ scalars and the seed. `FusedRun` trains K such estimators together:
   step counter: an ordinary fitted estimator.
 """
 
+import contextlib
 import copy
 import math
 import time
@@ -60,8 +61,8 @@ def unfusable_reason(estimator):
         return "it has callbacks (they follow one net's training)"
     if estimator.validation_fraction is not None or estimator.train_split is not None:
         return "it holds out a validation split"
-    if estimator.compile:
-        return "compile is set (a fused step runs eagerly)"
+    if estimator.compile and estimator.compile != "cuda-graph":
+        return "compile is a torch.compile mode (a fused step is eager, or captured: 'cuda-graph')"
     if estimator.precision != "float32":
         return "precision is not float32"
     if estimator.memory_format != "contiguous":
@@ -168,6 +169,9 @@ class FusedRun:
         self.base = copy.deepcopy(net.module_).to("meta")
         self.posterior_full = net.module_.posterior == "full"
         self._stack(nets)
+        # compile="cuda-graph" on a GPU: the fused step is captured too. FactorVAE's
+        # step (two batches, a discriminator per member) runs fused but eagerly.
+        self.graph = _FusedGraph(self) if _wants_graph(net) else None
         criterion = net.criterion_
         names = criterion.batched_hyperparameters
         self.batched_loss = bool(names) and self._losses_share_the_rest(nets)
@@ -239,10 +243,17 @@ class FusedRun:
         template = self.template
         template.training_step = criteria[0].training_step
         values = [criterion.batched_values() for criterion in criteria]
-        hyper = {
-            name: torch.tensor([v[name] for v in values], dtype=torch.float32, device=self.device)
-            for name in values[0]
-        }
+        key = tuple(tuple(v.items()) for v in values)
+        if self.__dict__.get("_hyper_key") != key:
+            # Made once per set of values: a captured step reads the same tensors.
+            self._hyper = {
+                name: torch.tensor(
+                    [v[name] for v in values], dtype=torch.float32, device=self.device
+                )
+                for name in values[0]
+            }
+            self._hyper_key = key
+        hyper = self._hyper
         saved = {name: getattr(template, name) for name in hyper}
 
         def one(output, hyper):
@@ -291,26 +302,19 @@ class FusedRun:
         ).to(self.device)
         for net in nets:
             net.criterion_.training_step = net.training_steps_
-        self.optimizer.zero_grad(set_to_none=True)
-        output = self._forward(x_main, noise)
-        criteria = [net.criterion_ for net in nets]
-        failures = {}
-        try:
-            losses, terms = self._losses(output, criteria)
-        except torch.linalg.LinAlgError as error:
-            # One member's linear algebra failed: find which, one by one.
-            losses, terms, failures = self._losses_one_by_one(output, criteria, error)
-        torch.nan_to_num(losses, nan=0.0, posinf=0.0, neginf=0.0).sum().backward()
-        auxiliary = self._auxiliary(nets, output, x_other, generators)
-        columns = [losses.detach(), *(t.detach().reshape(len(members)) for t in terms.values())]
-        names = ["loss", *terms]
-        for name, values in auxiliary.items():
-            columns.append(values)
-            names.append(name)
-        columns.append(self._member_grad_norms().to(losses.device).float())
-        columns.append(output.x.detach().flatten(1).amin(dim=1).float())
-        columns.append(output.x.detach().flatten(1).amax(dim=1).float())
-        table = torch.stack([c.float() for c in columns], dim=1).tolist()
+        graph = self.graph
+        if graph is not None and graph.ready(x_main):
+            # The captured step: forward, losses, backward and the update in one replay;
+            # a member that failed in it is restored from the copy taken before it.
+            output, table, names = graph.replay(x_main, noise)
+            failures, updated = {}, True
+        else:
+            with graph.warmup_stream() if graph is not None else contextlib.nullcontext():
+                output, table, names, failures = self._compute(
+                    nets, x_main, x_other, noise, generators
+                )
+            updated = False
+        table = table.tolist()
         for i, k in enumerate(members):
             if k in failures:
                 continue
@@ -322,14 +326,60 @@ class FusedRun:
             self._record(nets[i], row, names, len(rows[i]), output, i, epoch_rows)
         bad = [i for i, k in enumerate(members) if k in failures]
         if bad:
-            self._release(bad, failures)
-        self.optimizer.step()
+            self._release(bad, failures, source=graph.backup if updated else None)
+        if not updated:
+            with graph.warmup_stream() if graph is not None else contextlib.nullcontext():
+                self.optimizer.step()
+            if graph is not None:
+                graph.warmed_up(x_main)
         for i, k in enumerate(members):
             if k not in failures and self.batches_per_step > 1:
                 nets[i].auxiliary_update()
         if bad:
             self._regroup([i for i in range(len(members)) if members[i] not in failures])
         return failures
+
+    def _compute(self, nets, x_main, x_other, noise, generators=None, deferred=False):
+        """Forward, losses and backward of all members; the table of what to check.
+
+        Returns
+        -------
+        output : VAEOutput
+            The stacked outputs (leading dimension: member).
+        table : torch.Tensor of shape (n_members, n_columns)
+            Per member: the loss, its terms, the auxiliary values, the gradient norm,
+            and the batch's minimum and maximum.
+        names : list of str
+            The names of the columns before the last three.
+        failures : dict
+            Members whose loss could not be computed (CHyVAE's linear algebra),
+            with their errors; always empty when ``deferred``.
+        """
+        members = self.active
+        self.optimizer.zero_grad(set_to_none=True)
+        output = self._forward(x_main, noise)
+        criteria = [net.criterion_ for net in nets]
+        failures = {}
+        if deferred:
+            losses, terms = self._losses(output, criteria)
+        else:
+            try:
+                losses, terms = self._losses(output, criteria)
+            except torch.linalg.LinAlgError as error:
+                # One member's linear algebra failed: find which, one by one.
+                losses, terms, failures = self._losses_one_by_one(output, criteria, error)
+        torch.nan_to_num(losses, nan=0.0, posinf=0.0, neginf=0.0).sum().backward()
+        auxiliary = self._auxiliary(nets, output, x_other, generators)
+        columns = [losses.detach(), *(t.detach().reshape(len(members)) for t in terms.values())]
+        names = ["loss", *terms]
+        for name, values in auxiliary.items():
+            columns.append(values)
+            names.append(name)
+        columns.append(self._member_grad_norms().to(losses.device).float())
+        columns.append(output.x.detach().flatten(1).amin(dim=1).float())
+        columns.append(output.x.detach().flatten(1).amax(dim=1).float())
+        table = torch.stack([c.float() for c in columns], dim=1)
+        return output, table, names, failures
 
     def _losses_one_by_one(self, output, criteria, error):
         losses, rows, failures = [], [], {}
@@ -422,30 +472,44 @@ class FusedRun:
         epoch_rows[id(net)] = epoch_rows.get(id(net), 0) + 1
 
     # ------------------------------------------------------------------ membership
-    def _write_back(self, positions):
-        """Copy the stacked state of the members at ``positions`` into their own nets."""
+    def _write_back(self, positions, source=None):
+        """Copy the stacked state of the members at ``positions`` into their own nets.
+
+        ``source``: ``(params, states)``, stacked parameters and optimizer states by
+        parameter name to copy from instead of the run's current ones (the copy a
+        captured step takes before its update).
+        """
+        if source is None:
+            params = self.params
+            states = {name: self.optimizer.state.get(p) for name, p in params.items()}
+        else:
+            params, states = source
         for i in positions:
             net = self.estimators[self.active[i]].net_
             with torch.no_grad():
                 for name, p in net.module_.named_parameters():
-                    p.copy_(self.params[name][i])
+                    p.copy_(params[name][i])
                 for name, b in net.module_.named_buffers():
                     if name in self.buffers:
                         b.copy_(self.buffers[name][i])
             member_params = dict(net.module_.named_parameters())
             optimizer = net.optimizer_
             optimizer.state.clear()
-            for name, stacked in self.params.items():
-                state = self.optimizer.state.get(stacked)
+            for name, stacked in params.items():
+                state = states.get(name)
                 if not state:
                     continue
                 optimizer.state[member_params[name]] = {
                     key: _member_slice(value, i, stacked) for key, value in state.items()
                 }
 
-    def _release(self, positions, failures):
-        """Members at ``positions`` leave the run with their state from before this step."""
-        self._write_back(positions)
+    def _release(self, positions, failures, source=None):
+        """Members at ``positions`` leave the run with their state from before this step.
+
+        ``source``: where that state is, when the step's update was already applied
+        (see `_write_back`).
+        """
+        self._write_back(positions, source)
         for i in positions:
             k = self.active[i]
             net = self.estimators[k].net_
@@ -456,6 +520,8 @@ class FusedRun:
 
     def _regroup(self, positions):
         """Keep only the members at ``positions`` in the stacked state and the optimizer."""
+        if self.graph is not None:
+            self.graph.reset()  # its tensors are those of the old group
         index = torch.tensor(positions, device=next(iter(self.params.values())).device)
         old_params, old_state = self.params, self.optimizer.state
         self.params = {
@@ -549,6 +615,155 @@ class FusedRun:
             nets[k]._thin_batch_records()
         if request.requested:
             raise KeyboardInterrupt("Fused training interrupted; every member kept its last step.")
+
+
+def _wants_graph(net):
+    """Whether a fused run of nets like ``net`` captures its step as a CUDA graph."""
+    return net._graph_step_wanted() and net.batches_per_step == 1
+
+
+class _FusedGraph:
+    """The fused step captured as one CUDA graph (``compile="cuda-graph"`` on a GPU).
+
+    As `sklearn_dvae._cuda_graph.CapturedStep` does for one net: the first
+    `warmup_steps` steps of a group run eagerly on a side stream, the next is
+    captured (forward, losses, backward, the table of checks and the optimizer
+    step of all members), and every later step of the same batch shape copies the
+    batch and the noise into the graph's inputs and replays it. A batch of another
+    shape (an epoch's last) runs eagerly. Because the update is inside the graph,
+    the graph first copies the stacked parameters and optimizer states into
+    `backup`: a member whose values fail the checks after the replay leaves the
+    run with that copy, its state before the step. When the group changes, the
+    graph is dropped and captured again after a new warm-up.
+
+    Parameters
+    ----------
+    run : FusedRun
+    """
+
+    #: Eager steps, on a side stream, before the step is captured.
+    warmup_steps = 3
+
+    def __init__(self, run):
+        self.run = run
+        self.reset()
+
+    def reset(self):
+        """Forget the captured graph (the group or its tensors changed)."""
+        self.key, self.warmups, self.graph, self.backup = None, 0, None, None
+
+    def _key(self, x):
+        run = self.run
+        return (tuple(x.shape), x.dtype, tuple(run.active))
+
+    def ready(self, x):
+        """Whether the step of batch ``x`` replays the graph (captured first when due).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_members, batch_size, ...)
+
+        Returns
+        -------
+        ready : bool
+        """
+        key = self._key(x)
+        if key == self.key:
+            return self.graph is not None or self.warmups >= self.warmup_steps
+        if self.graph is not None and key[1:] == self.key[1:]:
+            return False  # another batch shape (an epoch's last batch): eagerly
+        self.reset()
+        self.key = key
+        return False
+
+    def warmed_up(self, x):
+        """Count an eager step of the group's batch shape towards the warm-up."""
+        if self._key(x) == self.key:
+            self.warmups += 1
+
+    @contextlib.contextmanager
+    def warmup_stream(self):
+        """Run eager work on a side stream, as CUDA graph capture requires (GPU only)."""
+        device = torch.device(self.run.device)
+        if device.type != "cuda":
+            yield
+            return
+        current = torch.cuda.current_stream(device)
+        side = torch.cuda.Stream(device=device)
+        side.wait_stream(current)
+        with torch.cuda.stream(side):
+            yield
+        current.wait_stream(side)
+
+    def replay(self, x, noise):
+        """Run the captured step on ``x`` and ``noise`` (capturing it the first time).
+
+        Returns
+        -------
+        output : VAEOutput
+        table : torch.Tensor
+        names : list of str
+            As `FusedRun._compute` returns them, in the graph's static tensors.
+        """
+        if self.graph is None:
+            self._capture(x, noise)
+        self.static_x.copy_(x)
+        self.static_noise.copy_(noise)
+        self.graph.replay()
+        return self.output, self.table, self.names
+
+    def _capture(self, x, noise):
+        run = self.run
+        params, optimizer = run.params, run.optimizer
+        nets = [run.estimators[k].net_ for k in run.active]
+        self.static_x, self.static_noise = x.clone(), noise.clone()
+        self.backup = (
+            {name: p.detach().clone() for name, p in params.items()},
+            {
+                name: {
+                    key: value.clone() if torch.is_tensor(value) else copy.deepcopy(value)
+                    for key, value in optimizer.state[p].items()
+                }
+                for name, p in params.items()
+                if optimizer.state.get(p)
+            },
+        )
+        optimizer.zero_grad(set_to_none=True)
+
+        def body():
+            with torch.no_grad():
+                for name, p in params.items():
+                    self.backup[0][name].copy_(p)
+                for name, state in self.backup[1].items():
+                    current = optimizer.state[params[name]]
+                    for key, value in state.items():
+                        if torch.is_tensor(value):
+                            value.copy_(current[key])
+            no_other = self.static_x[:, :0]
+            output, table, names, _ = run._compute(
+                nets, self.static_x, no_other, self.static_noise, deferred=True
+            )
+            optimizer.step()
+            self.output, self.table, self.names = output, table, names
+
+        self.graph = self.capture(body)
+
+    def capture(self, body):
+        """Capture ``body`` as a CUDA graph; returns the graph (``replay()`` runs it).
+
+        Parameters
+        ----------
+        body : callable
+            The step's work; it sets the static outputs when captured.
+
+        Returns
+        -------
+        graph : torch.cuda.CUDAGraph
+        """
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            body()
+        return graph
 
 
 def _member_slice(value, i, stacked):

@@ -175,6 +175,23 @@ def _fit_chunk(estimators, X):
     return estimators, fit_group(estimators, X)
 
 
+def _fit_and_score_chunk(search, members, X_train, X_test, y_train, y_test, scorers):
+    """Fit one chunk of a fold's candidates, score each, and return their results."""
+    import time
+
+    from sklearn.model_selection._validation import _score
+
+    start = time.time()
+    members, errors = _fit_chunk(members, X_train)
+    fit_time = (time.time() - start) / len(members)
+    return [
+        search._evaluate(
+            member, error, scorers, X_train, y_train, X_test, y_test, fit_time, _score
+        )
+        for member, error in zip(members, errors, strict=True)
+    ]
+
+
 def _fit_estimators_fused(estimators, X, max_fused, n_jobs=None, pre_dispatch="2*n_jobs"):
     """Fit ``estimators`` fused by group (chunks in parallel); returns them and their errors."""
     from joblib import Parallel, delayed
@@ -388,7 +405,6 @@ n_splits_, refit_time_, multimetric_ : object
         from sklearn.model_selection import ParameterGrid, check_cv
         from sklearn.model_selection._validation import (
             _insert_error_scores,
-            _score,
             _warn_or_raise_about_fit_failures,
         )
         from sklearn.utils import indexable
@@ -409,48 +425,40 @@ n_splits_, refit_time_, multimetric_ : object
         if not candidates:
             raise ValueError("No fits were performed: the parameter grid is empty.")
         base = clone(self.estimator)
-        folds = []
-        for train, test in splits:
+        folds, tasks = [], []
+        for split_index, (train, test) in enumerate(splits):
             X_train = _safe_indexing(X, train)
             members = [clone(base).set_params(**clone(p, safe=False)) for p in candidates]
-            chunks = _fusion_chunks(members, X_train, self.max_fused)
-            folds.append((train, test, X_train, members, chunks))
-        tasks = [
-            (split_index, chunk)
-            for split_index, (*_, chunks) in enumerate(folds)
-            for chunk in chunks
-        ]
+            tasks += [(split_index, c) for c in _fusion_chunks(members, X_train, self.max_fused)]
+            folds.append(
+                (
+                    X_train,
+                    _safe_indexing(X, test),
+                    None if y is None else _safe_indexing(y, train),
+                    None if y is None else _safe_indexing(y, test),
+                )
+            )
         start = time.time()
+        # Each chunk is fitted, scored and dropped in its task, as GridSearchCV does
+        # with each candidate: the search never holds every fitted model at once.
         done = Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch)(
-            delayed(_fit_chunk)([folds[s][3][i] for i in chunk], folds[s][2]) for s, chunk in tasks
+            delayed(_fit_and_score_chunk)(
+                self,
+                [clone(base).set_params(**clone(candidates[i], safe=False)) for i in chunk],
+                *folds[split_index],
+                scorers,
+            )
+            for split_index, chunk in tasks
         )
-        fit_time = (time.time() - start) / (len(candidates) * len(splits))
-        fitted, errors = {}, {}
-        for (split_index, chunk), (members, member_errors) in zip(tasks, done, strict=True):
-            for i, member, error in zip(chunk, members, member_errors, strict=True):
-                fitted[i, split_index], errors[i, split_index] = member, error
+        out = {}
+        for (split_index, chunk), results in zip(tasks, done, strict=True):
+            for i, result in zip(chunk, results, strict=True):
+                out[i, split_index] = result
         if self.verbose > 0:
             print(
                 f"[FusedGridSearchCV] {len(candidates)} candidates x {len(splits)} folds in "
-                f"{len(tasks)} fused groups: {fit_time * len(candidates) * len(splits):.1f} s"
+                f"{len(tasks)} fused groups: {time.time() - start:.1f} s"
             )
-        out = {}
-        for split_index, (train, test, X_train, *_) in enumerate(folds):
-            X_test = _safe_indexing(X, test)
-            y_train = None if y is None else _safe_indexing(y, train)
-            y_test = None if y is None else _safe_indexing(y, test)
-            for index in range(len(candidates)):
-                out[index, split_index] = self._evaluate(
-                    fitted[index, split_index],
-                    errors[index, split_index],
-                    scorers,
-                    X_train,
-                    y_train,
-                    X_test,
-                    y_test,
-                    fit_time,
-                    _score,
-                )
         all_out = [out[c, s] for c, s in product(range(len(candidates)), range(len(splits)))]
         _warn_or_raise_about_fit_failures(all_out, self.error_score)
         if callable(self.scoring):

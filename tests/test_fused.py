@@ -2,12 +2,14 @@
 
 import pickle
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, KFold
 
 from sklearn_dvae import DIPVAE, AnnealedVAE, BetaTCVAE, BetaVAE, CHyVAE, FactorVAE
+from sklearn_dvae import _fused as fused_module
 from sklearn_dvae._fused import fusion_key, plan_groups, unfusable_reason
 from sklearn_dvae.metrics import make_disentanglement_scorer, mig_score
 from sklearn_dvae.model_selection import FusedGridSearchCV, fit_fused
@@ -207,3 +209,86 @@ def test_a_pipeline_is_searched_candidate_by_candidate(tabular_unit_data):
     np.testing.assert_allclose(
         fused.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"], rtol=1e-6
     )
+
+
+# -- the captured fused step (compile="cuda-graph" on a GPU) ---------------------------
+# Without a GPU, the graph is emulated: "capturing" keeps the step's body and every
+# "replay" runs it eagerly. Everything but CUDA's capture itself runs as on a GPU:
+# the warm-up, the static inputs, the copy of the state taken before the update, the
+# checks after it, and the eager steps of an epoch's last, smaller batch.
+
+
+@pytest.fixture
+def emulated_graphs(monkeypatch):
+    """Fused runs take the captured-step path on the CPU; returns the replay count."""
+    replays = []
+
+    def capture(self, body):
+        def replay():
+            replays.append(len(self.run.active))
+            body()
+
+        return SimpleNamespace(replay=replay)
+
+    monkeypatch.setattr(fused_module, "_wants_graph", lambda net: net.batches_per_step == 1)
+    monkeypatch.setattr(fused_module._FusedGraph, "capture", capture)
+    return replays
+
+
+def _state_arrays(model):
+    (state,) = [s for s in model.net_.optimizer_.state.values()][:1]
+    return {key: np.asarray(value) for key, value in state.items()}
+
+
+@pytest.mark.parametrize("family", ["BetaVAE", "DIPVAE", "BetaTCVAE"])
+def test_the_captured_fused_step_is_the_eager_fused_step(
+    tabular_unit_data, family, monkeypatch, emulated_graphs
+):
+    make, name, values = FAMILIES[family]
+    settings = [{name: value, "random_state": seed} for seed, value in enumerate(values)]
+    # 300 rows in batches of 40: 7 full batches and a last one of 20 per epoch.
+    model = make().set_params(max_epochs=4, batch_size=40)
+    captured = fit_fused(model, settings, tabular_unit_data)
+    # The first epoch: 3 eager warm-up steps, 4 replays, the last batch eagerly; then 7
+    # replays and the last batch per epoch.
+    assert emulated_graphs == [len(settings)] * (4 + 7 * 3)
+    monkeypatch.setattr(fused_module, "_wants_graph", lambda net: False)
+    eager = fit_fused(model, settings, tabular_unit_data)
+    for one, other in zip(captured, eager, strict=True):
+        assert one.training_steps_ == other.training_steps_ == 32
+        np.testing.assert_array_equal(_step_losses(one), _step_losses(other))
+        np.testing.assert_array_equal(
+            one.transform(tabular_unit_data), other.transform(tabular_unit_data)
+        )
+        for key, value in _state_arrays(one).items():
+            np.testing.assert_array_equal(value, _state_arrays(other)[key])
+
+
+def test_a_member_failing_in_a_captured_step_leaves_with_its_state_before_it(
+    tabular_unit_data, monkeypatch, emulated_graphs
+):
+    settings = [
+        {"beta": 1.0, "random_state": 0},
+        {"beta": 2.0, "random_state": 0, "nan_step": 9},
+        {"beta": 4.0, "random_state": 1},
+    ]
+    model = DivergingVAE(**{**BASE, "max_epochs": 3})
+    with pytest.warns(UserWarning, match="1 of 3 fits failed"):
+        captured = fit_fused(model, settings, tabular_unit_data, errors="warn")
+    # 6 steps per epoch: 3 eager warm-up steps, then steps 4 to 10 replay with 3
+    # members (member 1 fails in the 10th); after 3 more eager steps the other two
+    # replay the last 5 steps in a graph of their own.
+    assert emulated_graphs == [3] * 7 + [2] * 5
+    monkeypatch.setattr(fused_module, "_wants_graph", lambda net: False)
+    with pytest.warns(UserWarning, match="1 of 3 fits failed"):
+        eager = fit_fused(model, settings, tabular_unit_data, errors="warn")
+    failed = captured[1]
+    assert failed.training_steps_ == eager[1].training_steps_ == 9
+    assert failed.history_[-1]["diverged"]
+    for one, other in zip(captured, eager, strict=True):
+        np.testing.assert_array_equal(_step_losses(one), _step_losses(other))
+        np.testing.assert_array_equal(
+            one.transform(tabular_unit_data), other.transform(tabular_unit_data)
+        )
+        for key, value in _state_arrays(one).items():
+            np.testing.assert_array_equal(value, _state_arrays(other)[key])

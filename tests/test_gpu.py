@@ -179,3 +179,31 @@ def test_a_captured_step_runs_an_odd_last_batch_eagerly_and_pickles():
     np.testing.assert_allclose(clone.transform(X), model.transform(X), atol=1e-6)
     clone.partial_fit(X, epochs=1)  # captured again after its own warm-up
     assert clone.training_steps_ == 27 and np.isfinite(_step_losses(clone)).all()
+
+
+def test_a_captured_fused_step_trains_like_the_eager_fused_step(monkeypatch):
+    from sklearn_dvae import _fused
+    from sklearn_dvae.model_selection import fit_fused
+
+    replays = []
+    replay = _fused._FusedGraph.replay
+
+    def counting(self, x, noise):
+        replays.append(len(self.run.active))
+        return replay(self, x, noise)
+
+    monkeypatch.setattr(_fused._FusedGraph, "replay", counting)
+    rng = np.random.default_rng(0)
+    X = rng.random((640, 32)).astype(np.float32)  # 10 batches of 64 per epoch
+    kwargs = dict(latent_dim=4, hidden_units=(64, 64), batch_size=64, max_epochs=3)
+    settings = [{"beta": beta, "random_state": seed} for seed, beta in enumerate((1, 2, 4, 8))]
+    eager = fit_fused(BetaVAE(device="cuda", **kwargs), settings, X)
+    assert not replays
+    graphed = fit_fused(BetaVAE(device="cuda", compile="cuda-graph", **kwargs), settings, X)
+    assert replays == [4] * (30 - 3)  # all but the three warm-up steps
+    for one, other in zip(graphed, eager, strict=True):
+        assert one.training_steps_ == other.training_steps_ == 30
+        # The same batches and noise (the members' host generators), so the same run
+        # up to the rounding of the GPU's kernels.
+        np.testing.assert_allclose(_step_losses(one), _step_losses(other), rtol=1e-4)
+        np.testing.assert_allclose(one.transform(X), other.transform(X), atol=1e-3)
