@@ -20,6 +20,9 @@ scalars and the seed. `FusedRun` trains K such estimators together:
 - every member's losses, gradients and batch are checked before the update, as in
   `VAENet.step_body`; a member that diverges leaves the run with its last good state
   and its error, and the others train on;
+- with ``compile="cuda-graph"`` on a GPU the step is captured as one CUDA graph
+  (`_FusedGraph`), which keeps a copy of the state from before its update for the
+  members that fail the checks after a replay;
 - at the end each member's net holds its parameters, optimizer state, history and
   step counter: an ordinary fitted estimator.
 """
@@ -223,8 +226,14 @@ class FusedRun:
     def _member_output(self, output, i):
         return VAEOutput(*(None if t is None else t[i] for t in output))
 
-    def _losses(self, output, criteria):
-        """Per member: the loss and its terms, batched when the loss class allows."""
+    def _losses(self, output, criteria, deferred=False):
+        """Per member: the loss and its terms, batched when the loss class allows.
+
+        The eager warm-up steps have found out whether the batched loss runs; while a
+        step is captured (``deferred``), an error is raised, never caught.
+        """
+        if self.batched_loss and deferred:
+            return self._batched_losses(output, criteria)
         if self.batched_loss:
             try:
                 return self._batched_losses(output, criteria)
@@ -361,7 +370,7 @@ class FusedRun:
         criteria = [net.criterion_ for net in nets]
         failures = {}
         if deferred:
-            losses, terms = self._losses(output, criteria)
+            losses, terms = self._losses(output, criteria, deferred=True)
         else:
             try:
                 losses, terms = self._losses(output, criteria)
