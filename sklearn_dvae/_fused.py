@@ -178,6 +178,7 @@ class FusedRun:
         criterion = net.criterion_
         names = criterion.batched_hyperparameters
         self.batched_loss = bool(names) and self._losses_share_the_rest(nets)
+        self._hyper_key = None  # the batched hyperparameters' values, made once
         if self.batched_loss:
             self.template = copy.deepcopy(criterion)
         self.latent_dim = net.module_.latent_dim
@@ -253,7 +254,7 @@ class FusedRun:
         template.training_step = criteria[0].training_step
         values = [criterion.batched_values() for criterion in criteria]
         key = tuple(tuple(v.items()) for v in values)
-        if self.__dict__.get("_hyper_key") != key:
+        if self._hyper_key != key:
             # Made once per set of values: a captured step reads the same tensors.
             self._hyper = {
                 name: torch.tensor(

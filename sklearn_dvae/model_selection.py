@@ -425,19 +425,20 @@ n_splits_, refit_time_, multimetric_ : object
         if not candidates:
             raise ValueError("No fits were performed: the parameter grid is empty.")
         base = clone(self.estimator)
-        folds, tasks = [], []
-        for split_index, (train, test) in enumerate(splits):
-            X_train = _safe_indexing(X, train)
-            members = [clone(base).set_params(**clone(p, safe=False)) for p in candidates]
-            tasks += [(split_index, c) for c in _fusion_chunks(members, X_train, self.max_fused)]
-            folds.append(
-                (
-                    X_train,
-                    _safe_indexing(X, test),
-                    None if y is None else _safe_indexing(y, train),
-                    None if y is None else _safe_indexing(y, test),
-                )
+        folds = [
+            (
+                _safe_indexing(X, train),
+                _safe_indexing(X, test),
+                None if y is None else _safe_indexing(y, train),
+                None if y is None else _safe_indexing(y, test),
             )
+            for train, test in splits
+        ]
+        # The grouping depends on the candidates and the data's shape, not on the fold:
+        # planned once (a probe network per group), it serves every fold.
+        members = [clone(base).set_params(**clone(p, safe=False)) for p in candidates]
+        chunks = _fusion_chunks(members, folds[0][0], self.max_fused)
+        tasks = [(split_index, chunk) for split_index in range(len(splits)) for chunk in chunks]
         start = time.time()
         # Each chunk is fitted, scored and dropped in its task, as GridSearchCV does
         # with each candidate: the search never holds every fitted model at once.
